@@ -1,0 +1,1 @@
+"""Marshmallow schemas: the wire shapes of wsserver (and nothing else)."""

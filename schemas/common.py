@@ -1,0 +1,29 @@
+"""Shapes shared by every resource: the error envelope, strict booleans, empty results."""
+from marshmallow import Schema, ValidationError, fields
+
+
+class ErrorBodySchema(Schema):
+    message = fields.String(required=True, metadata={"description": "A human-readable sentence."})
+    details = fields.Dict(
+        required=True,
+        metadata={"description": "The offending fields and what is wrong with each (may be empty)."},
+    )
+
+
+class ErrorEnvelopeSchema(Schema):
+    """Every non-2xx answer of wsserver."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class EmptySchema(Schema):
+    """OperationResult: `{}`."""
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true/false: no "yes", 1 or "false" strings."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value

@@ -1,0 +1,90 @@
+"""Workspace views (WorkspaceView, WorkspaceViewShort) and the PUT payload."""
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate
+
+from .common import StrictBoolean
+
+FULLNAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+MAX_TAGS = 50
+MAX_LABELS = 50
+
+
+class MetaSchema(Schema):
+    title = fields.String(allow_none=True)
+    avatar = fields.String(allow_none=True)
+
+
+class WorkspaceViewShortSchema(Schema):
+    id = fields.String(required=True)
+    fullname = fields.String(required=True)
+    tags = fields.List(fields.String(), required=True)
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    meta = fields.Nested(MetaSchema, required=True)
+
+    @pre_dump
+    def from_model(self, obj, **kwargs):
+        return workspace_fields(obj)
+
+
+class WorkspaceViewSchema(WorkspaceViewShortSchema):
+    createdAt = fields.String(required=True, metadata={"format": "date-time"})
+    updatedAt = fields.String(required=True, metadata={"format": "date-time"})
+    createdBy = fields.String(required=True, metadata={"description": "Account id of the creator."})
+    invite = fields.String(
+        metadata={"description": "Invite token; present only for owners, admins and instance admins."}
+    )
+
+    @pre_dump
+    def from_model(self, access, **kwargs):
+        """`access` is a services.workspaces.WorkspaceAccess."""
+        workspace = access.workspace
+        view = workspace_fields(workspace)
+        view.update(createdAt=workspace.created_at, updatedAt=workspace.updated_at, createdBy=workspace.created_by)
+        if access.invite_visible:
+            view["invite"] = workspace.invite
+        return view
+
+
+def workspace_fields(workspace):
+    return {
+        "id": workspace.id,
+        "fullname": workspace.fullname,
+        "tags": workspace.tags,
+        "labels": workspace.labels,
+        "meta": {"title": workspace.title, "avatar": workspace.avatar},
+    }
+
+
+class MetaInputSchema(Schema):
+    title = fields.String(allow_none=True, validate=validate.Length(max=128))
+    avatar = fields.Url(
+        allow_none=True,
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2048),
+        metadata={"description": "http(s) URL of an image, or null to clear it."},
+    )
+
+
+def _distinct(values):
+    if len(set(values)) != len(values):
+        raise ValidationError("Tags must be distinct.")
+
+
+class WorkspacePutSchema(Schema):
+    fullname = fields.String(
+        required=True,
+        validate=[validate.Length(min=2, max=64), validate.Regexp(FULLNAME_PATTERN, error="Must be kebab-case: lowercase letters and digits separated by single hyphens.")],
+        metadata={"description": "Must equal the name in the path."},
+    )
+    createOnly = StrictBoolean(metadata={"description": "Answer 409 if the workspace exists."})
+    resetInvite = StrictBoolean(metadata={"description": "Replace the invite token; the old one stops working."})
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        validate=[validate.Length(max=MAX_TAGS), _distinct],
+    )
+    labels = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.String(validate=validate.Length(max=256)),
+        validate=validate.Length(max=MAX_LABELS),
+    )
+    meta = fields.Nested(MetaInputSchema, metadata={"description": "Keys merge; a null value clears that key."})

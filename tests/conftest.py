@@ -1,0 +1,178 @@
+"""Shared fixtures: an app on a temporary instance folder, accounts, a real server process."""
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from wsserver import create_app  # noqa: E402
+
+ADMIN_TOKEN = "wss_test-admin-token-0123456789abcdefghijklmnopqrstuv"
+API = "/api/v2"
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(username, password):
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+@pytest.fixture
+def instance_path(tmp_path):
+    path = tmp_path / "instance"
+    path.mkdir()
+    return str(path)
+
+
+@pytest.fixture
+def app(instance_path):
+    return create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def admin_headers():
+    return bearer(ADMIN_TOKEN)
+
+
+class Accounts:
+    """Creates accounts through the API (as the instance admin) and remembers their tokens."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def create(self, username, password=None, admin=False, nickname=None):
+        body = {"username": username, "admin": admin}
+        if password:
+            body["password"] = password
+        if nickname:
+            body["nickname"] = nickname
+        response = self.client.post(f"{API}/accounts", json=body, headers=bearer(ADMIN_TOKEN))
+        assert response.status_code == 201, response.get_json()
+        data = response.get_json()
+        return {"id": data["account"]["id"], "username": username, "token": data["token"],
+                "headers": bearer(data["token"])}
+
+
+@pytest.fixture
+def accounts(client):
+    return Accounts(client)
+
+
+@pytest.fixture
+def make_workspace(client):
+    """PUT a new workspace as the given caller; returns the WorkspaceView."""
+
+    def make(headers, fullname, **fields):
+        response = client.put(f"{API}/workspaces/{fullname}", json={"fullname": fullname, **fields}, headers=headers)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return make
+
+
+@pytest.fixture
+def join(client):
+    """Make `member` join `fullname` (invite read by `owner_headers`) and set its level."""
+
+    def add(owner_headers, fullname, member, level="user"):
+        invite = client.get(f"{API}/workspaces/{fullname}", headers=owner_headers).get_json()["invite"]
+        response = client.post(f"{API}/workspaces/{fullname}/acl", json={"invite": invite}, headers=member["headers"])
+        assert response.status_code == 204, response.get_json()
+        entries = client.get(f"{API}/workspaces/{fullname}/acl", headers=owner_headers).get_json()
+        entry = next(e for e in entries if e["user"]["id"] == member["id"])
+        if level != "user":
+            response = client.put(
+                f"{API}/workspaces/{fullname}/acl/{entry['id']}", json={"level": level}, headers=owner_headers
+            )
+            assert response.status_code == 204, response.get_json()
+        return entry["id"]
+
+    return add
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """`python app.py` in a subprocess on a free loopback port."""
+
+    def __init__(self, instance_path, env=None, args=()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment = dict(os.environ)
+        environment.update(
+            {
+                "WSSERVER_INSTANCE_PATH": instance_path,
+                "WSSERVER_ADMIN_TOKEN": ADMIN_TOKEN,
+                "WSSERVER_PORT": str(self.port),
+                "WSSERVER_WORKERS": "2",
+                "WSSERVER_THREADS": "4",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        environment.update(env or {})
+        self.log_path = os.path.join(instance_path, "server-output.log")
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "app.py"), *args],
+            cwd=ROOT,
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early: {self.output()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not answer in {timeout}s: {self.output()}")
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as handle:
+            return handle.read().decode("utf-8", "replace")
+
+    def stop(self, timeout=30):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def live_server(instance_path):
+    server = LiveServer(instance_path)
+    yield server
+    server.stop()

@@ -1,0 +1,19 @@
+"""flask-smorest blueprints, one module per resource, and where each is mounted."""
+from . import accounts, health, members, workspaces
+
+API_PREFIX = "/api/v2"
+# Newer clients of the same API use /api: every resource answers there identically.
+ALIAS_PREFIX = "/api"
+
+# Blueprints served under both prefixes.
+RESOURCES = (accounts.blp, workspaces.blp, members.blp)
+# Blueprints served at the root of the server.
+ROOT_RESOURCES = (health.blp,)
+
+
+def register_blueprints(api):
+    for blp in RESOURCES:
+        api.register_blueprint(blp, url_prefix=API_PREFIX)
+        api.register_blueprint(blp, url_prefix=ALIAS_PREFIX, name=f"{blp.name}-alias")
+    for blp in ROOT_RESOURCES:
+        api.register_blueprint(blp)

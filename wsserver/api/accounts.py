@@ -1,0 +1,80 @@
+"""/token, /me and the instance admin's /accounts."""
+from flask.views import MethodView
+
+from schemas.accounts import (
+    AccountCreatedSchema,
+    AccountCreateSchema,
+    AccountSchema,
+    MeSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
+from schemas.common import EmptySchema
+
+from ..auth import current_account
+from ..errors import error_response
+from ..services import accounts
+from .common import Blueprint
+
+blp = Blueprint("accounts", __name__, description="Accounts, tokens and the caller's own profile.")
+
+
+@blp.route("/token")
+class TokenResource(MethodView):
+    @blp.public
+    @blp.errors(401, 415)
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(200, TokenSchema)
+    def post(self, payload):
+        """Exchange a username and password for a fresh personal access token."""
+        credentials = payload["credentials"]
+        token = accounts.token_for_password(credentials["username"], credentials["password"])
+        if token is None:
+            return error_response(401, "Wrong username or password.")
+        return {"token": token}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.authenticated
+    @blp.response(200, MeSchema)
+    def get(self):
+        """The caller's account and memberships."""
+        account = current_account()
+        return {
+            "id": account.id,
+            "username": account.username,
+            "nickname": account.nickname,
+            "admin": account.admin,
+            "memberships": accounts.memberships_of(account),
+        }
+
+
+@blp.route("/accounts")
+class Accounts(MethodView):
+    @blp.authenticated
+    @blp.errors(403)
+    @blp.response(200, AccountSchema(many=True))
+    def get(self):
+        """Every account (instance admins only)."""
+        return accounts.list_accounts(current_account())
+
+    @blp.authenticated
+    @blp.errors(403, 409, 415)
+    @blp.arguments(AccountCreateSchema)
+    @blp.response(201, AccountCreatedSchema)
+    def post(self, payload):
+        """Create an account (instance admins only); its first token is in the answer."""
+        account, token = accounts.create_account(current_account(), **payload)
+        return {"account": account, "token": token}
+
+
+@blp.route("/accounts/<string:account_id>")
+class AccountById(MethodView):
+    @blp.authenticated
+    @blp.errors(403, 404)
+    @blp.response(200, EmptySchema)
+    def delete(self, account_id):
+        """Delete an account with its tokens and memberships (instance admins only)."""
+        accounts.delete_account(current_account(), account_id)
+        return {}

@@ -1,0 +1,42 @@
+"""/healthz and /readyz (no credentials)."""
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from schemas.common import ErrorEnvelopeSchema
+
+from ..errors import error_response
+from ..services.health import readiness
+from .common import Blueprint
+
+blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+
+
+class ReadinessSchema(HealthSchema):
+    checks = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.public
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """The process answers."""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.public
+    @blp.response(200, ReadinessSchema)
+    @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="A dependency is not ready; details name it.")
+    def get(self):
+        """The database answers and the avatar folder is writable."""
+        checks = readiness()
+        failing = sorted(name for name, ok in checks.items() if not ok)
+        if failing:
+            return error_response(503, f"Not ready: {', '.join(failing)}.", {name: ["not ready"] for name in failing})
+        return {"status": "ok", "checks": checks}

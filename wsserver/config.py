@@ -1,0 +1,165 @@
+"""Settings: defaults < <instance>/config.py < WSSERVER_* environment < explicit overrides.
+
+Every setting is declared once in SETTINGS with its parser; the README's
+configuration table lists the same names. A bad value raises ConfigError with
+a one-line message naming the setting.
+"""
+import os
+import runpy
+from dataclasses import dataclass
+from typing import Any, Callable
+
+ENV_PREFIX = "WSSERVER_"
+
+
+class ConfigError(Exception):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+def _text(value):
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _optional_text(value):
+    if value is None:
+        return None
+    value = _text(value).strip()
+    return value or None
+
+
+def _int_between(low, high):
+    def parse(value):
+        if isinstance(value, bool):
+            raise ValueError("expected an integer")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValueError("expected an integer") from None
+        if not low <= number <= high:
+            raise ValueError(f"expected an integer from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _boolean(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _name_list(value):
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = [_text(item).strip() for item in value]
+    else:
+        raise ValueError("expected a comma-separated list")
+    return frozenset(item.lower() for item in items if item)
+
+
+def _public_url(value):
+    value = _optional_text(value)
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+
+
+DEFAULT_RESERVED_NAMES = frozenset(
+    {"admin", "api", "new", "settings", "me", "workspaces", "avatars", "docs",
+     "openapi", "healthz", "readyz", "static", "help", "root", "system"}
+)
+
+SETTINGS = (
+    Setting("HOST", "127.0.0.1", _text, "address `python app.py` listens on"),
+    Setting("PORT", 8080, _int_between(0, 65535), "port `python app.py` listens on"),
+    Setting("INSTANCE_PATH", "instance", _text, "folder holding the database and avatars"),
+    Setting("ADMIN_TOKEN", None, _optional_text,
+            "token of the bootstrap instance admin `admin` (idempotent across restarts)"),
+    Setting("RESERVED_NAMES", DEFAULT_RESERVED_NAMES, _name_list,
+            "comma-separated workspace names nobody may create"),
+    Setting("AVATAR_MAX_BYTES", 1024 * 1024, _int_between(1, 64 * 1024 * 1024),
+            "largest decoded avatar in bytes (bigger: 413)"),
+    Setting("AVATAR_MAX_SIDE", 4096, _int_between(1, 65535),
+            "largest avatar width or height in pixels"),
+    Setting("PUBLIC_URL", None, _public_url,
+            "absolute base URL used in avatar URLs (else taken from the request)"),
+    Setting("WORKERS", min(os.cpu_count() or 1, 4), _int_between(1, 64),
+            "worker processes of `python app.py`"),
+    Setting("THREADS", 8, _int_between(1, 256), "threads per worker process"),
+    Setting("BUSY_TIMEOUT_MS", 5000, _int_between(0, 600000),
+            "how long a write waits for SQLite's lock before giving up"),
+    Setting("TRUST_PROXY", False, _boolean,
+            "honour X-Forwarded-* headers from one reverse proxy"),
+)
+SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def _apply(values, name, raw, source):
+    setting = SETTINGS_BY_NAME[name]
+    try:
+        values[name] = setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name} ({source}): {exc}, got {raw!r}") from None
+
+
+def load_settings(overrides=None, environ=None):
+    """Return {NAME: value} for every setting, and the Flask options found in overrides.
+
+    `overrides` (used by tests and create_app(config=...)) wins over everything;
+    its keys that are not settings are passed through untouched.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    values = {setting.name: setting.default for setting in SETTINGS}
+    passthrough = {key: value for key, value in overrides.items() if key not in SETTINGS_BY_NAME}
+
+    # The instance folder decides where config.py is, so resolve it first.
+    instance = overrides.get("INSTANCE_PATH") or environ.get(ENV_PREFIX + "INSTANCE_PATH") or values["INSTANCE_PATH"]
+    _apply(values, "INSTANCE_PATH", instance, "instance path")
+    config_file = os.path.join(values["INSTANCE_PATH"], "config.py")
+    if os.path.isfile(config_file):
+        try:
+            found = runpy.run_path(config_file)
+        except Exception as exc:  # a broken config file must stop start-up in one line
+            raise ConfigError(f"{config_file}: cannot be loaded: {type(exc).__name__}: {exc}") from None
+        for key, raw in found.items():
+            if not key.isupper():
+                continue
+            name = key[len(ENV_PREFIX):] if key.startswith(ENV_PREFIX) else key
+            if name not in SETTINGS_BY_NAME:
+                raise ConfigError(f"{config_file}: unknown setting {key}")
+            if name != "INSTANCE_PATH":
+                _apply(values, name, raw, config_file)
+
+    for name in SETTINGS_BY_NAME:
+        if name != "INSTANCE_PATH" and ENV_PREFIX + name in environ:
+            _apply(values, name, environ[ENV_PREFIX + name], "environment")
+    for name, raw in overrides.items():
+        if name in SETTINGS_BY_NAME and name != "INSTANCE_PATH":
+            _apply(values, name, raw, "override")
+
+    values["INSTANCE_PATH"] = os.path.abspath(values["INSTANCE_PATH"])
+    return values, passthrough
+
+
+def request_body_limit(avatar_max_bytes):
+    """Largest request body: a maximal avatar in base64 plus room for the JSON around it."""
+    return (avatar_max_bytes + 2) // 3 * 4 + 64 * 1024

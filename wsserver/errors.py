@@ -1,0 +1,125 @@
+"""The error envelope, and the one mapping from errors to HTTP statuses.
+
+Services raise the domain errors below; every non-2xx answer of the app, from
+any source, leaves through `error_response` as
+{"error": {"message": ..., "details": {...}}}.
+"""
+import logging
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("wsserver")
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message, details=None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class Invalid(DomainError):
+    status = 422
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class TooLarge(DomainError):
+    status = 413
+
+
+# Sentences for statuses raised by Flask/Werkzeug itself.
+MESSAGES = {
+    400: "The request body is not valid JSON.",
+    401: "Authentication required: send a Bearer token or HTTP Basic credentials.",
+    403: "You are not allowed to do this.",
+    404: "Nothing is here.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+    415: "The request body must be JSON (Content-Type: application/json).",
+    422: "The request has invalid values.",
+    429: "Too many requests.",
+    500: "Internal server error.",
+    503: "Service unavailable.",
+}
+
+
+def error_response(status, message=None, details=None, headers=None):
+    response = jsonify({"error": {"message": message or MESSAGES.get(status, "Error."), "details": details or {}}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    if status == 401 and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="wsserver"'
+    return response
+
+
+def _flatten_validation_messages(messages):
+    """webargs nests errors by location ({"json": {...}}); clients want the fields."""
+    details = {}
+    if isinstance(messages, dict):
+        for location, errors in messages.items():
+            if isinstance(errors, dict):
+                details.update(errors)
+            else:
+                details[location] = errors
+    # marshmallow names errors about the whole document "_schema"
+    if "_schema" in details:
+        details["body"] = details.pop("_schema")
+    return details
+
+
+def handle_http_exception(error):
+    status = error.code or 500
+    headers = {}
+    details = None
+    message = None
+    data = getattr(error, "data", None) or {}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods)
+    if status == 422 and "messages" in data:
+        details = _flatten_validation_messages(data["messages"])
+        fields = ", ".join(sorted(details)) or "body"
+        message = f"Invalid values: {fields}."
+    elif status == 400 and "messages" in data:
+        message = MESSAGES[400]
+    elif status == 500:
+        original = getattr(error, "original_exception", None)
+        if original is not None:
+            log.error("unhandled exception", exc_info=original)
+    elif status not in MESSAGES and error.description:
+        message = error.description
+    if "message" in data:
+        message = data["message"]
+    headers.update(data.get("headers") or {})
+    return error_response(status, message, details, headers)
+
+
+def handle_domain_error(error):
+    return error_response(error.status, error.message, error.details)
+
+
+def handle_unexpected(error):
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.error("unhandled exception", exc_info=error)
+    return error_response(500)
+
+
+def register_error_handlers(app):
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,93 @@
+"""Plain Peewee models: storage only, no HTTP and no rules.
+
+Timestamps are ISO 8601 UTC strings of fixed width (see ids.now_iso), so they
+sort as text and index well on every engine.
+"""
+import json
+
+from peewee import (
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from .db import database
+
+
+class JSONTextField(TextField):
+    """A JSON document stored as text (portable to every engine)."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Account(BaseModel):
+    id = CharField(primary_key=True, max_length=32)
+    username = CharField(max_length=64, unique=True)
+    nickname = CharField(max_length=128)
+    password_hash = CharField(null=True)
+    admin = BooleanField(default=False)
+    created_at = CharField(max_length=32)
+
+
+class Token(BaseModel):
+    id = CharField(primary_key=True, max_length=32)
+    account = ForeignKeyField(Account, on_delete="CASCADE", backref="tokens", index=True)
+    # SHA-256 of the token: tokens carry 256 random bits, so a fast hash is enough.
+    token_hash = CharField(max_length=64, unique=True)
+    name = CharField(max_length=64, default="")
+    created_at = CharField(max_length=32)
+
+
+class Workspace(BaseModel):
+    id = CharField(primary_key=True, max_length=32)
+    fullname = CharField(max_length=64, unique=True)
+    invite = CharField(max_length=64)
+    tags = JSONTextField(default=list)
+    labels = JSONTextField(default=dict)
+    title = CharField(max_length=128, null=True)
+    avatar = TextField(null=True)
+    # Name of the uploaded file under <instance>/avatars/ that `avatar` points at, if any.
+    avatar_file = CharField(max_length=128, null=True, index=True)
+    created_at = CharField(max_length=32, index=True)
+    updated_at = CharField(max_length=32, index=True)
+    # An account id, kept as text: the workspace outlives the account that made it.
+    created_by = CharField(max_length=32, index=True)
+
+
+class AclEntry(BaseModel):
+    id = CharField(primary_key=True, max_length=32)
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE", backref="acl", index=False)
+    account = ForeignKeyField(Account, on_delete="CASCADE", backref="memberships", index=False)
+    # permissions.LEVELS maps names to these ranks: higher is more.
+    level = IntegerField()
+    created_at = CharField(max_length=32)
+
+    class Meta:
+        indexes = (
+            # one membership per account and workspace; also serves "members of W"
+            (("workspace", "account"), True),
+            # "workspaces of account A" (GET /workspaces, /me)
+            (("account", "workspace"), False),
+        )
+
+
+class SchemaVersion(BaseModel):
+    """One row: the schema version of this database (see migrations.py)."""
+
+    version = IntegerField()
+
+
+MODELS = (Account, Token, Workspace, AclEntry, SchemaVersion)

@@ -1,0 +1,167 @@
+"""Accounts and personal access tokens: creation, authentication, bootstrap, removal."""
+import hmac
+import os
+import re
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import database
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..ids import hash_secret, new_id, new_secret, now_iso
+from ..models import Account, AclEntry, Token, Workspace
+from . import avatars, members
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+BOOTSTRAP_USERNAME = "admin"
+ADMIN_TOKEN_FILE = "admin-token"
+
+# A hash to check against when the username is unknown, so both paths take as long.
+_DUMMY_PASSWORD_HASH = generate_password_hash("wsserver-dummy-password")
+
+
+def account_for_token(secret):
+    """The account a bearer token belongs to, or None."""
+    if not secret or len(secret) > 256:
+        return None
+    digest = hash_secret(secret)
+    token = (
+        Token.select(Token, Account)
+        .join(Account)
+        .where(Token.token_hash == digest)
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    return token.account
+
+
+def account_for_password(username, password):
+    """The account whose username and password match, or None (same cost either way)."""
+    if not username or not password or len(username) > 64 or len(password) > 1024:
+        return None
+    account = Account.get_or_none(Account.username == username)
+    stored = account.password_hash if account is not None and account.password_hash else None
+    if not check_password_hash(stored or _DUMMY_PASSWORD_HASH, password) or stored is None:
+        return None
+    return account
+
+
+def issue_token(account, name=""):
+    """Create a new token for the account; the clear value is returned once and never stored."""
+    secret = new_secret()
+    Token.create(id=new_id(), account=account, token_hash=hash_secret(secret), name=name[:64], created_at=now_iso())
+    return secret
+
+
+def token_for_password(username, password):
+    account = account_for_password(username, password)
+    if account is None:
+        return None
+    return issue_token(account, name="password")
+
+
+def create_account(actor, username, nickname=None, password=None, admin=False):
+    """Instance admins create accounts; returns (account, first token)."""
+    if actor is not None and not actor.admin:
+        raise Forbidden("Only instance administrators may create accounts.")
+    if not USERNAME_PATTERN.match(username or ""):
+        raise Invalid("Invalid username.", {"username": ["1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'."]})
+    with database.atomic():
+        if Account.select().where(Account.username == username).exists():
+            raise Conflict(f"The username '{username}' is taken.", {"username": ["already taken"]})
+        account = Account.create(
+            id=new_id(),
+            username=username,
+            nickname=nickname if nickname else username,
+            password_hash=generate_password_hash(password) if password else None,
+            admin=bool(admin),
+            created_at=now_iso(),
+        )
+        token = issue_token(account, name="created")
+    return account, token
+
+
+def list_accounts(actor):
+    if not actor.admin:
+        raise Forbidden("Only instance administrators may list accounts.")
+    return list(Account.select().order_by(Account.username, Account.id))
+
+
+def find_account(username):
+    account = Account.get_or_none(Account.username == username)
+    if account is None:
+        raise NotFound(f"No account named '{username}'.")
+    return account
+
+
+def delete_account(actor, account_id):
+    """Remove an account, its tokens and memberships, keeping every workspace owned.
+
+    Workspaces left without members are deleted, their avatar files removed
+    after the commit.
+    """
+    if not actor.admin:
+        raise Forbidden("Only instance administrators may delete accounts.")
+    with database.atomic():
+        account = Account.get_or_none(Account.id == account_id)
+        if account is None:
+            raise NotFound("No such account.")
+        workspace_ids = [
+            row.workspace_id for row in AclEntry.select(AclEntry.workspace).where(AclEntry.account == account)
+        ]
+        AclEntry.delete().where(AclEntry.account == account).execute()
+        orphaned_files = members.settle_after_departure(workspace_ids)
+        Token.delete().where(Token.account == account).execute()
+        account.delete_instance()
+    avatars.discard_files(orphaned_files)
+
+
+def memberships_of(account):
+    """The caller's ACL entries with their workspaces, by workspace name."""
+    return list(
+        AclEntry.select(AclEntry, Workspace)
+        .join(Workspace)
+        .where(AclEntry.account == account.id)
+        .order_by(Workspace.fullname, Workspace.id)
+    )
+
+
+def ensure_bootstrap_admin(instance_path, admin_token=None):
+    """Make sure an instance admin can get in.
+
+    With WSSERVER_ADMIN_TOKEN: the account `admin` exists, is an instance admin
+    and accepts that token (idempotent). Without it and with no account at all:
+    create `admin` with a fresh token, write it to <instance>/admin-token (0600)
+    and return it so the caller can print it once.
+    """
+    with database.atomic():
+        if admin_token:
+            account = Account.get_or_none(Account.username == BOOTSTRAP_USERNAME)
+            if account is None:
+                account = Account.create(
+                    id=new_id(), username=BOOTSTRAP_USERNAME, nickname="Administrator",
+                    admin=True, created_at=now_iso(),
+                )
+            elif not account.admin:
+                account.admin = True
+                account.save()
+            digest = hash_secret(admin_token)
+            existing = Token.get_or_none(Token.token_hash == digest)
+            if existing is None:
+                Token.create(id=new_id(), account=account, token_hash=digest, name="bootstrap", created_at=now_iso())
+            elif existing.account_id != account.id:
+                existing.account = account
+                existing.save()
+            return None
+        if Account.select().exists():
+            return None
+        account = Account.create(
+            id=new_id(), username=BOOTSTRAP_USERNAME, nickname="Administrator", admin=True, created_at=now_iso()
+        )
+        secret = issue_token(account, name="bootstrap")
+    path = os.path.join(instance_path, ADMIN_TOKEN_FILE)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret + "\n")
+    os.chmod(path, 0o600)
+    return secret

@@ -1,0 +1,159 @@
+"""Workspaces: look-up with the caller's level, upsert, delete, the caller's list."""
+from dataclasses import dataclass
+
+from flask import current_app
+from peewee import JOIN
+
+from ..db import database
+from ..errors import Conflict, Invalid, NotFound
+from ..ids import new_id, new_secret, now_iso
+from ..models import AclEntry, Workspace
+from ..permissions import OWNER, Action, Actor, allows, require
+from . import avatars
+
+
+@dataclass
+class WorkspaceAccess:
+    """A workspace as one caller sees it."""
+
+    workspace: Workspace
+    actor: Actor
+
+    @property
+    def invite_visible(self):
+        return allows(self.actor, Action.SEE_INVITE)
+
+
+def not_found_message(fullname):
+    return f"Workspace '{fullname}' not found."
+
+
+def load(account, fullname):
+    """(workspace, actor) in one query; (None, None) when no workspace has that name."""
+    row = (
+        Workspace.select(Workspace, AclEntry.level.alias("caller_level"))
+        .join(
+            AclEntry,
+            JOIN.LEFT_OUTER,
+            on=((AclEntry.workspace == Workspace.id) & (AclEntry.account == account.id)),
+        )
+        .where(Workspace.fullname == fullname)
+        .objects()
+        .first()
+    )
+    if row is None:
+        return None, None
+    return row, Actor(account.id, row.caller_level, bool(account.admin))
+
+
+def load_for(account, fullname, action):
+    """The workspace if the caller may do `action` on it; NotFound/Forbidden otherwise."""
+    workspace, actor = load(account, fullname)
+    if workspace is None:
+        raise NotFound(not_found_message(fullname))
+    require(actor, action, not_found_message(fullname))
+    return workspace, actor
+
+
+def get_workspace(account, fullname):
+    workspace, actor = load_for(account, fullname, Action.READ)
+    return WorkspaceAccess(workspace, actor)
+
+
+def list_member_workspaces(account):
+    """The workspaces the caller belongs to, by name (the listing service adds paging and filters)."""
+    return list(
+        Workspace.select()
+        .join(AclEntry, on=(AclEntry.workspace == Workspace.id))
+        .where(AclEntry.account == account.id)
+        .order_by(Workspace.fullname, Workspace.id)
+    )
+
+
+def _check_new_name(fullname):
+    if fullname.lower() in current_app.config["RESERVED_NAMES"]:
+        raise Invalid(f"The name '{fullname}' is reserved.", {"fullname": ["This name is reserved."]})
+
+
+def upsert_workspace(account, fullname, payload):
+    """Create (caller becomes owner) or update the workspace named `fullname`.
+
+    `payload` is the validated PUT body. Returns (WorkspaceAccess, created).
+    """
+    if payload["fullname"] != fullname:
+        raise Invalid(
+            "The fullname in the body must equal the one in the path.",
+            {"fullname": [f"Must equal '{fullname}' (the name in the path)."]},
+        )
+    stale_file = None
+    with database.atomic():
+        workspace, actor = load(account, fullname)
+        if workspace is None:
+            _check_new_name(fullname)
+            workspace = _create(account, fullname, payload)
+            actor = Actor(account.id, OWNER, bool(account.admin))
+            created = True
+        else:
+            if not actor.is_member and not actor.instance_admin:
+                raise Conflict(f"The name '{fullname}' is taken.", {"fullname": ["already taken"]})
+            if payload.get("createOnly"):
+                raise Conflict(f"Workspace '{fullname}' already exists (createOnly).", {"fullname": ["already exists"]})
+            require(actor, Action.UPDATE, not_found_message(fullname))
+            stale_file = _update(workspace, payload)
+            created = False
+    if stale_file:
+        avatars.discard_files([stale_file])
+    return WorkspaceAccess(workspace, actor), created
+
+
+def _create(account, fullname, payload):
+    now = now_iso()
+    meta = payload.get("meta") or {}
+    workspace = Workspace.create(
+        id=new_id(),
+        fullname=fullname,
+        invite=new_secret(),
+        tags=payload.get("tags", []),
+        labels=payload.get("labels", {}),
+        title=meta.get("title"),
+        avatar=meta.get("avatar"),
+        created_at=now,
+        updated_at=now,
+        created_by=account.id,
+    )
+    AclEntry.create(id=new_id(), workspace=workspace, account=account.id, level=OWNER, created_at=now)
+    return workspace
+
+
+def _update(workspace, payload):
+    """Apply the PUT merge rules; return an uploaded avatar file no longer referenced."""
+    changes = {}
+    if "tags" in payload and payload["tags"] != workspace.tags:
+        changes["tags"] = payload["tags"]
+    if "labels" in payload and payload["labels"] != workspace.labels:
+        changes["labels"] = payload["labels"]
+    meta = payload.get("meta") or {}
+    if "title" in meta and meta["title"] != workspace.title:
+        changes["title"] = meta["title"]
+    stale_file = None
+    if "avatar" in meta and meta["avatar"] != workspace.avatar:
+        changes["avatar"] = meta["avatar"]
+        if workspace.avatar_file:
+            stale_file, changes["avatar_file"] = workspace.avatar_file, None
+    if payload.get("resetInvite"):
+        changes["invite"] = new_secret()
+    if not changes:
+        return None
+    changes["updated_at"] = now_iso()
+    Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
+    for field, value in changes.items():
+        setattr(workspace, field, value)
+    return stale_file
+
+
+def delete_workspace(account, fullname):
+    with database.atomic():
+        workspace, _ = load_for(account, fullname, Action.DELETE)
+        avatar_file = workspace.avatar_file
+        workspace.delete_instance()  # ACL entries go by ON DELETE CASCADE
+    avatars.discard_files([avatar_file])
