@@ -42,7 +42,7 @@ def create_app(config=None):
     from .api import register_blueprints
     from .errors import register_error_handlers
     from .services import accounts
-    from .services.avatars import AVATAR_FOLDER
+    from .services.avatars import AVATAR_FOLDER, clean_temporary_files
     from .smorest import Api
 
     settings, flask_options = load_settings(config)
@@ -70,6 +70,9 @@ def create_app(config=None):
             f"{os.path.join(settings['INSTANCE_PATH'], accounts.ADMIN_TOKEN_FILE)}):\n{fresh_token}",
             flush=True,
         )
+
+    with app.app_context():
+        clean_temporary_files()
 
     api = Api(app)
     register_blueprints(api)

@@ -20,3 +20,17 @@ def discard_files(names):
             os.remove(os.path.join(folder, name))
         except FileNotFoundError:
             pass
+
+# Uploads are written to a temporary file with this prefix, then renamed into place.
+TEMPORARY_PREFIX = ".upload-"
+
+
+def clean_temporary_files():
+    """Remove half-written uploads left by a crash (run at start-up, before serving)."""
+    folder = avatar_folder()
+    for name in os.listdir(folder):
+        if name.startswith(TEMPORARY_PREFIX):
+            try:
+                os.remove(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
