@@ -1,5 +1,6 @@
 """Shared fixtures: an app on a temporary instance folder, accounts, a real server process."""
 import base64
+import logging
 import os
 import socket
 import subprocess
@@ -15,8 +16,29 @@ if ROOT not in sys.path:
 
 from wsserver import create_app  # noqa: E402
 
+# Every log line of the test run (in-process records and real servers' output),
+# checked for leaked secrets by tests/test_zz_log_redaction.py at the end.
+CAPTURED_LOGS = []
+
+
+class _CaptureHandler(logging.Handler):
+    def emit(self, record):
+        CAPTURED_LOGS.append(self.format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def capture_all_logs():
+    handler = _CaptureHandler(level=logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield CAPTURED_LOGS
+    root.removeHandler(handler)
+
 ADMIN_TOKEN = "wss_test-admin-token-0123456789abcdefghijklmnopqrstuv"
 API = "/api/v2"
+# High enough never to throttle a test, so the limiter still runs on every request.
+TEST_RATE_LIMIT = "100000/minute"
 
 
 def bearer(token):
@@ -37,7 +59,7 @@ def instance_path(tmp_path):
 
 @pytest.fixture
 def app(instance_path):
-    return create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN})
+    return create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT})
 
 
 @pytest.fixture
@@ -116,6 +138,7 @@ class LiveServer:
     """`python app.py` in a subprocess on a free loopback port."""
 
     def __init__(self, instance_path, env=None, args=()):
+        os.makedirs(instance_path, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         environment = dict(os.environ)
@@ -126,6 +149,7 @@ class LiveServer:
                 "WSSERVER_PORT": str(self.port),
                 "WSSERVER_WORKERS": "2",
                 "WSSERVER_THREADS": "4",
+                "WSSERVER_RATE_LIMIT": TEST_RATE_LIMIT,
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -155,7 +179,8 @@ class LiveServer:
         raise RuntimeError(f"server did not answer in {timeout}s: {self.output()}")
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as handle:
             return handle.read().decode("utf-8", "replace")
 
@@ -167,7 +192,9 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
+            CAPTURED_LOGS.append(self.output())
         return self.process.returncode
 
 

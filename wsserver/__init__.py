@@ -1,7 +1,7 @@
 """wsserver: a self-hosted workspace server (the v2 Workspaces API on Flask + SQLite)."""
 import os
 
-from flask import Flask, request
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from .config import load_settings, request_body_limit
@@ -17,32 +17,24 @@ API_SPEC_OPTIONS = {
     },
 }
 
-BODY_METHODS = ("POST", "PUT", "PATCH")
-
 
 class JSONProvider(DefaultJSONProvider):
     sort_keys = False
     ensure_ascii = False
 
 
-def require_json_body():
-    """A request that carries a body must say it is JSON (415 otherwise)."""
-    if request.method in BODY_METHODS and not request.is_json:
-        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
-        if has_body or request.mimetype:
-            from .errors import error_response
+def create_app(config=None, *, open_storage=True):
+    """The one app factory. `config` overrides settings (see wsserver.config).
 
-            return error_response(415)
-    return None
-
-
-def create_app(config=None):
-    """The one app factory. `config` overrides settings (see wsserver.config)."""
-    from . import db, migrations
+    With open_storage=False the instance folder is not touched until the first
+    request or the first admin command that needs it (so `restore` can fill an
+    empty folder); see open_instance().
+    """
     from .api import register_blueprints
     from .errors import register_error_handlers
-    from .services import accounts
-    from .services.avatars import AVATAR_FOLDER, clean_temporary_files
+    from .hooks import install_request_hooks
+    from .logs import configure_logging
+    from .ratelimit import init_rate_limits
     from .smorest import Api
 
     settings, flask_options = load_settings(config)
@@ -59,31 +51,48 @@ def create_app(config=None):
         MAX_CONTENT_LENGTH=request_body_limit(settings["AVATAR_MAX_BYTES"]),
     )
     app.config.update(flask_options)
+    configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"], settings["ACCESS_LOG"])
 
-    os.makedirs(os.path.join(settings["INSTANCE_PATH"], AVATAR_FOLDER), exist_ok=True)
-    db.open_database(settings["INSTANCE_PATH"], settings["BUSY_TIMEOUT_MS"])
-    migrations.migrate()
-    fresh_token = accounts.ensure_bootstrap_admin(settings["INSTANCE_PATH"], settings["ADMIN_TOKEN"])
-    if fresh_token:
-        print(
-            f"wsserver: created the instance admin 'admin'. Its token (also in "
-            f"{os.path.join(settings['INSTANCE_PATH'], accounts.ADMIN_TOKEN_FILE)}):\n{fresh_token}",
-            flush=True,
-        )
+    if open_storage:
+        open_instance(app)
+    else:
+        app.before_request(lambda: open_instance(app))
 
-    with app.app_context():
-        clean_temporary_files()
-
+    install_request_hooks(app)
     api = Api(app)
     register_blueprints(api)
     register_error_handlers(app)
-    app.before_request(require_json_body)
+    init_rate_limits(app)
     register_docs_page(app)
 
     from .cli import register_commands
 
     register_commands(app)
     return app
+
+
+def open_instance(app):
+    """Open (creating if needed) the instance folder: database, schema, admin, avatar folder. Idempotent."""
+    if app.extensions.get("wsserver-storage"):
+        return
+    from . import db, migrations
+    from .services import accounts
+    from .services.avatars import AVATAR_FOLDER, clean_temporary_files
+
+    instance = app.config["INSTANCE_PATH"]
+    os.makedirs(os.path.join(instance, AVATAR_FOLDER), exist_ok=True)
+    db.open_database(instance, app.config["BUSY_TIMEOUT_MS"])
+    migrations.migrate()
+    fresh_token = accounts.ensure_bootstrap_admin(instance, app.config["ADMIN_TOKEN"])
+    if fresh_token:
+        print(
+            f"wsserver: created the instance admin 'admin'. Its token (also in "
+            f"{os.path.join(instance, accounts.ADMIN_TOKEN_FILE)}):\n{fresh_token}",
+            flush=True,
+        )
+    with app.app_context():
+        clean_temporary_files()
+    app.extensions["wsserver-storage"] = True
 
 
 def register_docs_page(app):

@@ -5,6 +5,7 @@ configuration table lists the same names. A bad value raises ConfigError with
 a one-line message naming the setting.
 """
 import os
+import re
 import runpy
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -74,6 +75,44 @@ def _public_url(value):
     return value.rstrip("/")
 
 
+RATE_LIMIT_PATTERN = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+
+
+def _rate_limit(value):
+    """`300/minute`, `10 per second`, ... or `off`; returned as `N/unit` or None."""
+    text = str(value).strip().lower()
+    if text in ("off", "none", "0", "false", ""):
+        return None
+    match = RATE_LIMIT_PATTERN.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError("expected N/second, N/minute, N/hour, N/day or off")
+    return f"{int(match.group(1))}/{match.group(2)}"
+
+
+def _choice(*choices):
+    def parse(value):
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _origins(value):
+    if isinstance(value, str):
+        items = [item.strip() for item in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = [_text(item).strip() for item in value]
+    else:
+        raise ValueError("expected a comma-separated list of origins")
+    origins = [item.rstrip("/") for item in items if item]
+    for origin in origins:
+        if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com or *")
+    return tuple(origins)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -107,7 +146,14 @@ SETTINGS = (
     Setting("BUSY_TIMEOUT_MS", 5000, _int_between(0, 600000),
             "how long a write waits for SQLite's lock before giving up"),
     Setting("TRUST_PROXY", False, _boolean,
-            "honour X-Forwarded-* headers from one reverse proxy"),
+            "honour X-Forwarded-For/-Proto/-Host/-Prefix from one reverse proxy in front"),
+    Setting("RATE_LIMIT", "300/minute", _rate_limit,
+            "requests per token (per address when anonymous): `N/second|minute|hour|day` or `off`"),
+    Setting("CORS_ORIGINS", (), _origins,
+            "comma-separated origins allowed by CORS (`*` for any); empty: CORS off"),
+    Setting("LOG_FORMAT", "text", _choice("text", "json"), "`text` or `json` (one JSON object a line)"),
+    Setting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "level of wsserver's logs"),
+    Setting("ACCESS_LOG", True, _boolean, "one log line per request"),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -96,6 +96,8 @@ def handle_http_exception(error):
         message = f"Invalid values: {fields}."
     elif status == 400 and "messages" in data:
         message = MESSAGES[400]
+    elif status == 429:
+        message = f"Too many requests (limit: {error.description}). Retry after the time in Retry-After."
     elif status == 500:
         original = getattr(error, "original_exception", None)
         if original is not None:

@@ -4,9 +4,15 @@ The app is created once in the master (schema migration and the admin
 bootstrap run once), the master's database connection is closed, and the
 workers are forked from it; each worker thread then keeps its own SQLite
 connection for its whole life. SIGTERM/SIGINT stop gracefully: in-flight
-requests finish within the graceful timeout.
+requests finish within the graceful timeout, then each worker closes its
+database connection.
 """
+import argparse
+import sys
+
 from gunicorn.app.base import BaseApplication
+
+from .config import ConfigError
 
 GRACEFUL_TIMEOUT_SECONDS = 20
 
@@ -25,7 +31,7 @@ class Server(BaseApplication):
         return self.application
 
 
-def _close_database_in_worker(worker):
+def _close_database(server, worker):
     from . import db
 
     db.close_connection()
@@ -40,11 +46,14 @@ def gunicorn_options(config):
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "timeout": 60,
         "keepalive": 5,
+        # wsserver writes its own access log (with request ids); gunicorn only reports problems
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
         "proc_name": "wsserver",
-        "worker_exit": lambda server, worker: _close_database_in_worker(worker),
+        "worker_exit": _close_database,
+        # forwarded headers are handled by the app (WSSERVER_TRUST_PROXY), not by gunicorn
+        "forwarded_allow_ips": "127.0.0.1,::1" if config["TRUST_PROXY"] else "",
     }
 
 
@@ -60,3 +69,25 @@ def serve(overrides=None):
         flush=True,
     )
     Server(app, gunicorn_options(config)).run()
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(prog="wsserver", description="Serve the wsserver API.")
+    parser.add_argument("--host", help="address to listen on (WSSERVER_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (WSSERVER_PORT, default 8080)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
+    overrides = {}
+    if arguments.host:
+        overrides["HOST"] = arguments.host
+    if arguments.port is not None:
+        overrides["PORT"] = arguments.port
+    try:
+        serve(overrides)
+    except ConfigError as exc:
+        print(f"wsserver: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0

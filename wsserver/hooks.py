@@ -1,0 +1,96 @@
+"""Request hooks shared by every route: request ids, the access log, headers, the JSON body rule."""
+import logging
+import re
+import time
+import uuid
+from urllib.parse import parse_qsl, urlencode
+
+from flask import g, request
+
+from .errors import error_response
+from .logs import ACCESS_LOGGER_NAME
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SECRET_PARAMETER = re.compile(r"token|password|passwd|secret|invite|key|auth", re.IGNORECASE)
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+access_log = logging.getLogger(ACCESS_LOGGER_NAME)
+
+
+def start_request():
+    g.request_started = time.perf_counter()
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    # accept the client's id only when it is short and plain, so it can't inject into logs
+    g.request_id = offered if _REQUEST_ID_PATTERN.match(offered) else uuid.uuid4().hex
+
+
+def require_json_body():
+    """A request that carries a body must say it is JSON (415 otherwise)."""
+    if request.method in BODY_METHODS and not request.is_json:
+        if request.content_length or request.headers.get("Transfer-Encoding") or request.mimetype:
+            return error_response(415)
+    return None
+
+
+def _printable(text):
+    """Escape control characters so a crafted path cannot forge log lines."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def masked_query():
+    if not request.query_string:
+        return ""
+    pairs = parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
+    return "?" + urlencode([(name, "***" if _SECRET_PARAMETER.search(name) else value) for name, value in pairs])
+
+
+def finish_request(response):
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = request_id
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.status_code == 204:
+        # no content, so no content type (clients would try to parse an empty JSON body)
+        response.headers.pop("Content-Type", None)
+    if request.authorization is not None and response.mimetype in ("application/json", None):
+        response.headers.setdefault("Cache-Control", "no-store")
+    if access_log.isEnabledFor(logging.INFO):
+        started = g.get("request_started")
+        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        fields = {
+            "method": request.method,
+            "path": _printable(request.path + masked_query()),
+            "status": response.status_code,
+            "duration_ms": duration_ms,
+            "request_id": request_id,
+            "remote": request.remote_addr,
+        }
+        access_log.info(
+            '%s %s %s %sms id=%s', fields["method"], fields["path"], fields["status"], duration_ms, request_id,
+            extra={"fields": fields},
+        )
+    return response
+
+
+def install_request_hooks(app):
+    app.before_request(start_request)
+    app.before_request(require_json_body)
+    app.after_request(finish_request)
+    if app.config["TRUST_PROXY"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)
+    if app.config["CORS_ORIGINS"]:
+        from flask_cors import CORS
+
+        origins = "*" if "*" in app.config["CORS_ORIGINS"] else list(app.config["CORS_ORIGINS"])
+        CORS(
+            app,
+            origins=origins,
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[
+                "X-Total-Count", "Link", REQUEST_ID_HEADER, "Retry-After",
+                "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Window", "X-RateLimit-Reset",
+            ],
+            methods=["GET", "PUT", "POST", "DELETE", "OPTIONS"],
+        )
