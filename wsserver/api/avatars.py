@@ -1,0 +1,66 @@
+"""POST /workspaces/<fullname>/avatar (under the API prefixes) and GET /avatars/<fileName> (at the root)."""
+from flask import request, send_from_directory
+from flask.views import MethodView
+
+from schemas.avatars import AvatarUploadResultSchema, AvatarUploadSchema
+
+from ..auth import current_account
+from ..services import avatars
+from .common import Blueprint
+
+blp = Blueprint("avatars", __name__, description="Workspace avatars: upload.")
+files_blp = Blueprint("avatar-files", __name__, description="Avatar image files (no credentials needed).")
+
+# Names are content hashes: a name always means the same bytes, so caches may keep them for good.
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+ONE_YEAR = 31536000
+BINARY = {"type": "string", "format": "binary"}
+
+
+@blp.route("/workspaces/<string:fullname>/avatar")
+class WorkspaceAvatar(MethodView):
+    @blp.authenticated
+    @blp.errors(400, 403, 404, 413, 415)
+    @blp.arguments(AvatarUploadSchema)
+    @blp.response(200, AvatarUploadResultSchema, description="Stored; `workspace.meta.avatar` equals `url`.")
+    def post(self, payload, fullname):
+        """Upload the workspace's avatar (owners, admins, instance admins).
+
+        The image is checked, re-encoded without metadata and stored under a
+        server-chosen, content-addressed name; the previous avatar file goes.
+        """
+        # request.url_root keeps a mount prefix (SCRIPT_NAME); the service prefers PUBLIC_URL.
+        return avatars.upload_avatar(
+            current_account(), fullname, payload["contentType"], payload["data"], request.url_root
+        )
+
+
+def _document_image_content(func):
+    """Document the 200 answer once per image content type."""
+    first, *others = avatars.CONTENT_TYPES
+    # The document lists the outermost decorator first: apply in reverse.
+    for content_type in reversed(others):
+        func = files_blp.alt_response(200, schema=BINARY, content_type=content_type, description="The image.")(func)
+    return files_blp.response(200, BINARY, content_type=first, description="The image.")(func)
+
+
+@files_blp.route("/avatars/<string:fileName>")
+class AvatarFile(MethodView):
+    @files_blp.public
+    @files_blp.errors(404)
+    @files_blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
+    @_document_image_content
+    def get(self, fileName):
+        """An avatar image, with long-lived caching (names are content hashes)."""
+        found = avatars.find_avatar_file(fileName)
+        response = send_from_directory(
+            found.folder,
+            found.file_name,
+            mimetype=found.content_type,
+            etag=found.etag,
+            conditional=True,
+            max_age=ONE_YEAR,
+        )
+        response.headers["Cache-Control"] = CACHE_CONTROL
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
