@@ -40,6 +40,8 @@ def create_app(config=None, *, open_storage=True):
     settings, flask_options = load_settings(config)
     app = Flask("wsserver", instance_path=settings["INSTANCE_PATH"])
     app.json = JSONProvider(app)
+    # `//` in a path is a 404 like any unknown path, not a redirect with an HTML body
+    app.url_map.merge_slashes = False
     app.config.update(settings)
     app.config.update(
         API_TITLE="wsserver",
@@ -77,7 +79,7 @@ def open_instance(app):
         return
     from . import db, migrations
     from .services import accounts
-    from .services.avatars import AVATAR_FOLDER, clean_temporary_files
+    from .services.avatars import AVATAR_FOLDER, clean_temporary_files, remove_unreferenced_files
 
     instance = app.config["INSTANCE_PATH"]
     os.makedirs(os.path.join(instance, AVATAR_FOLDER), exist_ok=True)
@@ -92,6 +94,7 @@ def open_instance(app):
         )
     with app.app_context():
         clean_temporary_files()
+        remove_unreferenced_files()
     app.extensions["wsserver-storage"] = True
 
 

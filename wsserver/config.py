@@ -136,7 +136,8 @@ SETTINGS = (
             "comma-separated workspace names nobody may create"),
     Setting("AVATAR_MAX_BYTES", 1024 * 1024, _int_between(1, 64 * 1024 * 1024),
             "largest decoded avatar in bytes (bigger: 413)"),
-    Setting("AVATAR_MAX_SIDE", 4096, _int_between(1, 65535),
+    # Pillow refuses images over ~179 megapixels outright, so larger sides could never be used
+    Setting("AVATAR_MAX_SIDE", 4096, _int_between(1, 10000),
             "largest avatar width or height in pixels"),
     Setting("PUBLIC_URL", None, _public_url,
             "absolute base URL used in avatar URLs (else taken from the request)"),

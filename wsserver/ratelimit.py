@@ -18,7 +18,8 @@ from limits.storage import Storage
 
 RATE_LIMIT_FILE = "ratelimit.sqlite3"
 _EXEMPT_PATHS = ("/healthz", "/readyz", "/openapi.json")
-_EXEMPT_PREFIXES = ("/docs",)
+# avatar files are public, immutable and cached: a page full of them must not eat a caller's budget
+_EXEMPT_PREFIXES = ("/docs", "/avatars/")
 
 
 class SQLiteCounterStorage(Storage):

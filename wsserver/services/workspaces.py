@@ -117,6 +117,7 @@ def _create(account, fullname, payload):
         labels=payload.get("labels", {}),
         title=meta.get("title"),
         avatar=meta.get("avatar"),
+        avatar_file=avatars.stored_file_of_url(meta.get("avatar")),
         created_at=now,
         updated_at=now,
         created_by=account.id,
@@ -138,8 +139,9 @@ def _update(workspace, payload):
     stale_file = None
     if "avatar" in meta and meta["avatar"] != workspace.avatar:
         changes["avatar"] = meta["avatar"]
-        if workspace.avatar_file:
-            stale_file, changes["avatar_file"] = workspace.avatar_file, None
+        linked = avatars.stored_file_of_url(meta["avatar"])
+        if linked != workspace.avatar_file:
+            stale_file, changes["avatar_file"] = workspace.avatar_file, linked
     if payload.get("resetInvite"):
         changes["invite"] = new_secret()
     if not changes:
