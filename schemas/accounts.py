@@ -1,9 +1,9 @@
 """Accounts, /me and tokens."""
-from marshmallow import Schema, fields, pre_dump, validate
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
 from wsserver.permissions import LEVEL_NAMES
 
-from .common import StrictBoolean
+from .common import StrictBoolean, WholeStringRegexp
 from .workspaces import WorkspaceViewShortSchema
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -32,7 +32,7 @@ class MeSchema(AccountSchema):
 
 class AccountCreateSchema(Schema):
     username = fields.String(
-        required=True, validate=validate.Regexp(USERNAME_PATTERN, error="1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
+        required=True, validate=WholeStringRegexp(USERNAME_PATTERN, error="1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
     )
     nickname = fields.String(validate=validate.Length(min=1, max=128))
     password = fields.String(validate=validate.Length(min=8, max=1024))

@@ -1,5 +1,5 @@
 """Shapes shared by every resource: the error envelope, strict booleans, empty results."""
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 
 class ErrorBodySchema(Schema):
@@ -26,4 +26,13 @@ class StrictBoolean(fields.Boolean):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, bool):
             raise ValidationError("Must be true or false.")
+        return value
+
+
+class WholeStringRegexp(validate.Regexp):
+    """Regexp over the whole value: Python's `$` also matches before a final newline ("bob\n")."""
+
+    def __call__(self, value):
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
         return value

@@ -1,7 +1,7 @@
 """Workspace views (WorkspaceView, WorkspaceViewShort) and the PUT payload."""
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
-from .common import StrictBoolean
+from .common import StrictBoolean, WholeStringRegexp
 
 FULLNAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MAX_TAGS = 50
@@ -73,7 +73,7 @@ def _distinct(values):
 class WorkspacePutSchema(Schema):
     fullname = fields.String(
         required=True,
-        validate=[validate.Length(min=2, max=64), validate.Regexp(FULLNAME_PATTERN, error="Must be kebab-case: lowercase letters and digits separated by single hyphens.")],
+        validate=[validate.Length(min=2, max=64), WholeStringRegexp(FULLNAME_PATTERN, error="Must be kebab-case: lowercase letters and digits separated by single hyphens.")],
         metadata={"description": "Must equal the name in the path."},
     )
     createOnly = StrictBoolean(metadata={"description": "Answer 409 if the workspace exists."})

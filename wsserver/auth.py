@@ -4,8 +4,28 @@ from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 from .errors import MESSAGES, error_response
 from .services import accounts
 
-token_auth = HTTPTokenAuth(scheme="Bearer", realm="wsserver")
-basic_auth = HTTPBasicAuth(realm="wsserver")
+
+class _SchemeIgnoringCase:
+    """Pick the scheme case-insensitively (RFC 9110 section 11.1): `bearer` and `basic` work too.
+
+    flask-httpauth's MultiAuth compares the scheme name case-sensitively.
+    """
+
+    def is_compatible_auth(self, headers):
+        scheme = headers.get("Authorization", "").split(None, 1)[:1]
+        return bool(scheme) and scheme[0].lower() == self.scheme.lower()
+
+
+class TokenAuth(_SchemeIgnoringCase, HTTPTokenAuth):
+    pass
+
+
+class BasicAuth(_SchemeIgnoringCase, HTTPBasicAuth):
+    pass
+
+
+token_auth = TokenAuth(scheme="Bearer", realm="wsserver")
+basic_auth = BasicAuth(realm="wsserver")
 auth = MultiAuth(token_auth, basic_auth)
 
 
@@ -22,7 +42,7 @@ def verify_password(username, password):
 @token_auth.error_handler
 @basic_auth.error_handler
 def authentication_failed(status):
-    # flask-httpauth adds the WWW-Authenticate header to this answer.
+    # error_response adds a WWW-Authenticate header naming both schemes.
     return error_response(status, MESSAGES.get(status))
 
 

@@ -63,7 +63,8 @@ def error_response(status, message=None, details=None, headers=None):
     for name, value in (headers or {}).items():
         response.headers[name] = value
     if status == 401 and "WWW-Authenticate" not in response.headers:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="wsserver"'
+        # both schemes wsserver accepts, as two challenges (RFC 9110 section 11.6.1)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="wsserver", Basic realm="wsserver"'
     return response
 
 

@@ -22,7 +22,7 @@ blp = Blueprint("accounts", __name__, description="Accounts, tokens and the call
 @blp.route("/token")
 class TokenResource(MethodView):
     @blp.public
-    @blp.errors(401, 415)
+    @blp.errors(400, 401, 413, 415)
     @blp.arguments(TokenRequestSchema)
     @blp.response(200, TokenSchema)
     def post(self, payload):
@@ -60,7 +60,7 @@ class Accounts(MethodView):
         return accounts.list_accounts(current_account())
 
     @blp.authenticated
-    @blp.errors(403, 409, 415)
+    @blp.errors(400, 403, 409, 413, 415)
     @blp.arguments(AccountCreateSchema)
     @blp.response(201, AccountCreatedSchema)
     def post(self, payload):
@@ -72,7 +72,7 @@ class Accounts(MethodView):
 @blp.route("/accounts/<string:account_id>")
 class AccountById(MethodView):
     @blp.authenticated
-    @blp.errors(403, 404)
+    @blp.errors(403, 404, 409)
     @blp.response(200, EmptySchema)
     def delete(self, account_id):
         """Delete an account with its tokens and memberships (instance admins only)."""

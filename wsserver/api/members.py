@@ -21,7 +21,7 @@ class Acl(MethodView):
         return members.list_entries(current_account(), fullname)
 
     @blp.authenticated
-    @blp.errors(403, 404, 415)
+    @blp.errors(400, 403, 404, 413, 415)
     @blp.arguments(JoinSchema)
     @blp.response(204, description="Joined (or already a member).")
     def post(self, payload, fullname):
@@ -32,7 +32,7 @@ class Acl(MethodView):
 @blp.route("/workspaces/<string:fullname>/acl/<string:entryId>")
 class AclEntry(MethodView):
     @blp.authenticated
-    @blp.errors(403, 404, 409, 415)
+    @blp.errors(400, 403, 404, 409, 413, 415)
     @blp.arguments(LevelSchema)
     @blp.response(204, description="Level changed.")
     def put(self, payload, fullname, entryId):

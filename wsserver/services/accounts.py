@@ -11,9 +11,14 @@ from ..ids import hash_secret, new_id, new_secret, now_iso
 from ..models import Account, AclEntry, Token, Workspace
 from . import avatars, members
 
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# Used with fullmatch: `$` alone would let a trailing newline through.
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 BOOTSTRAP_USERNAME = "admin"
 ADMIN_TOKEN_FILE = "admin-token"
+PASSWORD_LENGTH = (8, 1024)
+NICKNAME_MAX_LENGTH = 128
+# Name of the token that WSSERVER_ADMIN_TOKEN gives `admin` (at most one at a time).
+ENVIRONMENT_TOKEN_NAME = "environment"
 
 # A hash to check against when the username is unknown, so both paths take as long.
 _DUMMY_PASSWORD_HASH = generate_password_hash("wsserver-dummy-password")
@@ -64,8 +69,13 @@ def create_account(actor, username, nickname=None, password=None, admin=False):
     """Instance admins create accounts; returns (account, first token)."""
     if actor is not None and not actor.admin:
         raise Forbidden("Only instance administrators may create accounts.")
-    if not USERNAME_PATTERN.match(username or ""):
+    if not isinstance(username, str) or not USERNAME_PATTERN.fullmatch(username):
         raise Invalid("Invalid username.", {"username": ["1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'."]})
+    # The same limits as the API's schema, for callers that bypass it (the CLI).
+    if password is not None and not PASSWORD_LENGTH[0] <= len(password) <= PASSWORD_LENGTH[1]:
+        raise Invalid("Invalid password.", {"password": [f"{PASSWORD_LENGTH[0]}-{PASSWORD_LENGTH[1]} characters."]})
+    if nickname is not None and len(nickname) > NICKNAME_MAX_LENGTH:
+        raise Invalid("Invalid nickname.", {"nickname": [f"At most {NICKNAME_MAX_LENGTH} characters."]})
     with database.atomic():
         if Account.select().where(Account.username == username).exists():
             raise Conflict(f"The username '{username}' is taken.", {"username": ["already taken"]})
@@ -106,6 +116,9 @@ def delete_account(actor, account_id):
         account = Account.get_or_none(Account.id == account_id)
         if account is None:
             raise NotFound("No such account.")
+        if account.id == actor.id:
+            # so the instance always keeps an administrator who can get in
+            raise Conflict("You cannot delete your own account; another instance administrator can.")
         workspace_ids = [
             row.workspace_id for row in AclEntry.select(AclEntry.workspace).where(AclEntry.account == account)
         ]
@@ -148,10 +161,17 @@ def ensure_bootstrap_admin(instance_path, admin_token=None):
             digest = hash_secret(admin_token)
             existing = Token.get_or_none(Token.token_hash == digest)
             if existing is None:
-                Token.create(id=new_id(), account=account, token_hash=digest, name="bootstrap", created_at=now_iso())
-            elif existing.account_id != account.id:
+                Token.create(
+                    id=new_id(), account=account, token_hash=digest, name=ENVIRONMENT_TOKEN_NAME, created_at=now_iso()
+                )
+            elif existing.account_id != account.id or existing.name != ENVIRONMENT_TOKEN_NAME:
                 existing.account = account
+                existing.name = ENVIRONMENT_TOKEN_NAME
                 existing.save()
+            # A changed WSSERVER_ADMIN_TOKEN replaces the previous value: rotating a leaked one must revoke it.
+            Token.delete().where(
+                (Token.account == account) & (Token.name == ENVIRONMENT_TOKEN_NAME) & (Token.token_hash != digest)
+            ).execute()
             return None
         if Account.select().exists():
             return None

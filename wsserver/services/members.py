@@ -6,7 +6,7 @@ it cannot change before the write lands.
 """
 import hmac
 
-from peewee import fn
+from peewee import Case, fn
 
 from ..db import database
 from ..errors import Conflict, Forbidden, NotFound
@@ -27,7 +27,7 @@ def list_entries(account, fullname):
         AclEntry.select(AclEntry, Account)
         .join(Account)
         .where(AclEntry.workspace == workspace.id)
-        .order_by(AclEntry.level.desc(), AclEntry.created_at, AclEntry.id)
+        .order_by(Case(None, [(AclEntry.level == OWNER, 0)], 1), AclEntry.created_at, AclEntry.id)
     )
 
 

@@ -1,0 +1,152 @@
+"""GET /openapi.json documents every route and every error; GET /docs is a page over it."""
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+# Flask endpoints that are the documentation itself or static files, not API operations.
+UNDOCUMENTED_ENDPOINTS = re.compile(r"^(static|api-docs\..*|swagger_ui\..*)$")
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
+
+# The error statuses each operation of the contract can answer (a documented superset is fine).
+BODY_ERRORS = {400, 413, 415, 422}
+CONTRACT_ERRORS = {
+    ("post", "/token"): {401} | BODY_ERRORS,
+    ("get", "/me"): {401},
+    ("get", "/accounts"): {401, 403},
+    ("post", "/accounts"): {401, 403, 409} | BODY_ERRORS,
+    ("delete", "/accounts/{account_id}"): {401, 403, 404},
+    ("get", "/workspaces"): {401},
+    ("get", "/workspaces/{fullname}"): {401, 404},
+    ("put", "/workspaces/{fullname}"): {401, 403, 409} | BODY_ERRORS,
+    ("delete", "/workspaces/{fullname}"): {401, 403, 404},
+    ("get", "/workspaces/{fullname}/acl"): {401, 404},
+    ("post", "/workspaces/{fullname}/acl"): {401, 403, 404} | BODY_ERRORS,
+    ("put", "/workspaces/{fullname}/acl/{entryId}"): {401, 403, 404, 409} | BODY_ERRORS,
+    ("delete", "/workspaces/{fullname}/acl/{entryId}"): {401, 403, 404, 409},
+}
+
+
+def contract_cases():
+    for prefix in ("/api/v2", "/api"):
+        for (method, path), statuses in CONTRACT_ERRORS.items():
+            yield pytest.param(method, prefix + path, statuses, id=f"{method.upper()} {prefix}{path}")
+
+
+@pytest.fixture
+def spec(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "put", "post", "delete", "patch"):
+                yield method, path, operation
+
+
+def resolve(spec, node):
+    while "$ref" in node:
+        *_, section, name = node["$ref"].split("/")
+        node = spec["components"][section][name]
+    return node
+
+
+def openapi_path(rule):
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def test_openapi_document_is_a_valid_openapi_3_document(spec):
+    assert spec["openapi"].startswith("3.")
+    validate(spec)
+
+
+def test_openapi_document_needs_no_credentials(client):
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_every_url_rule_of_the_app_is_documented(app, spec):
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if UNDOCUMENTED_ENDPOINTS.match(rule.endpoint):
+            continue
+        documented = spec["paths"].get(openapi_path(rule.rule), {})
+        for method in sorted(rule.methods - IGNORED_METHODS):
+            if method.lower() not in documented:
+                missing.append(f"{method} {rule.rule}")
+    assert missing == []
+
+
+def test_every_route_of_the_contract_is_documented_under_both_prefixes(spec):
+    for method, path in CONTRACT_ERRORS:
+        for prefix in ("/api/v2", "/api"):
+            assert method in spec["paths"].get(prefix + path, {}), f"{method.upper()} {prefix}{path}"
+
+
+def test_every_error_response_of_every_operation_is_the_envelope(spec):
+    wrong = []
+    for method, path, operation in operations(spec):
+        errors = [code for code in operation["responses"] if code == "default" or int(code) >= 400]
+        if not errors:
+            wrong.append(f"{method.upper()} {path}: no error response documented")
+        for code in errors:
+            response = resolve(spec, operation["responses"][code])
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if schema.get("$ref") != ENVELOPE_REF:
+                wrong.append(f"{method.upper()} {path} {code}: {schema}")
+    assert wrong == []
+
+
+def test_the_envelope_schema_is_error_with_message_and_details(spec):
+    envelope = spec["components"]["schemas"]["ErrorEnvelope"]
+    assert envelope["required"] == ["error"]
+    body = resolve(spec, envelope["properties"]["error"])
+    assert set(body["required"]) == {"message", "details"}
+    assert body["properties"]["message"]["type"] == "string"
+    assert body["properties"]["details"]["type"] == "object"
+
+
+@pytest.mark.parametrize("method, path, statuses", list(contract_cases()))
+def test_each_operation_documents_the_errors_the_contract_gives_it(spec, method, path, statuses):
+    documented = {int(code) for code in spec["paths"][path][method]["responses"] if code != "default"}
+    assert statuses - documented == set()
+
+
+def test_operations_needing_credentials_declare_them_and_public_ones_do_not(spec):
+    assert spec["security"] == [{"bearerAuth": []}, {"basicAuth": []}]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert schemes["basicAuth"] == {"type": "http", "scheme": "basic"}
+    public = set()
+    for method, path, operation in operations(spec):
+        if operation.get("security") == []:
+            public.add(f"{method.upper()} {path}")
+        else:
+            assert "401" in operation["responses"], f"{method.upper()} {path}"
+    # the contract's list of what needs no credentials
+    assert {"POST /api/v2/token", "POST /api/token", "GET /healthz", "GET /readyz"} <= public
+    assert public <= {"POST /api/v2/token", "POST /api/token", "GET /healthz", "GET /readyz",
+                      "GET /openapi.json", "GET /avatars/{fileName}"}
+
+
+def test_no_content_answers_are_documented_without_a_body(spec):
+    for path in ("/api/v2/workspaces/{fullname}/acl", "/api/v2/workspaces/{fullname}/acl/{entryId}"):
+        method = "post" if path.endswith("/acl") else "put"
+        assert "content" not in spec["paths"][path][method]["responses"]["204"]
+
+
+def test_docs_page_is_html_over_openapi_json(client):
+    response = client.get("/docs", follow_redirects=True)
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "<html" in page.lower()
+    assert '"/openapi.json"' in page
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert scripts
+    for script in scripts:  # served locally, no CDN
+        assert client.get(script).status_code == 200
