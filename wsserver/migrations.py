@@ -12,16 +12,35 @@ that brings an old database to the new shape, and bump CURRENT_VERSION.
 """
 from playhouse.migrate import SqliteMigrator
 
+from . import search
 from .db import database
-from .models import MODELS, SchemaVersion
+from .models import MODELS, SchemaVersion, WorkspaceLabel, WorkspaceTag
 
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
+
+# Sort orders of GET /workspaces that an index serves (ties broken by id).
+LISTING_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS workspace_title_sort ON workspace (lower(title), id)",
+    "CREATE INDEX IF NOT EXISTS workspace_created_sort ON workspace (created_at, id)",
+    "CREATE INDEX IF NOT EXISTS workspace_updated_sort ON workspace (updated_at, id)",
+)
+
+
+def install_listing(database):
+    """Version 2: tag/label side tables, sort indexes, the search index; existing rows are indexed."""
+    database.create_tables([WorkspaceTag, WorkspaceLabel])
+    for statement in LISTING_INDEXES:
+        database.execute_sql(statement)
+    search.install(database)
+
 
 # version -> function(migrator) bringing a database from version - 1 to version
-UPGRADES = {}
+UPGRADES = {
+    2: lambda migrator: install_listing(migrator.database),
+}
 
 # functions(database) that finish a brand-new database after create_tables
-EXTRA_SETUP = []
+EXTRA_SETUP = [install_listing]
 
 
 class SchemaTooNew(RuntimeError):

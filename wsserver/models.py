@@ -8,6 +8,7 @@ import json
 from peewee import (
     BooleanField,
     CharField,
+    CompositeKey,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -90,4 +91,28 @@ class SchemaVersion(BaseModel):
     version = IntegerField()
 
 
-MODELS = (Account, Token, Workspace, AclEntry, SchemaVersion)
+# Side tables of the listing: copies of Workspace.tags and Workspace.labels, one
+# row per tag or label, so tag/label filters use an index. Triggers installed by
+# search.py keep them in sync with the workspace table; no code writes them.
+
+
+class WorkspaceTag(BaseModel):
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE", index=False)
+    tag = CharField(max_length=64)
+
+    class Meta:
+        primary_key = CompositeKey("workspace", "tag")
+        indexes = ((("tag", "workspace"), False),)
+
+
+class WorkspaceLabel(BaseModel):
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE", index=False)
+    key = CharField(max_length=64)
+    value = CharField(max_length=256)
+
+    class Meta:
+        primary_key = CompositeKey("workspace", "key")
+        indexes = ((("key", "value", "workspace"), False),)
+
+
+MODELS = (Account, Token, Workspace, AclEntry, SchemaVersion, WorkspaceTag, WorkspaceLabel)

@@ -79,3 +79,8 @@ def may_remove_entry(actor, target_level, is_own_entry):
     if actor.level == ADMIN:
         return target_level < OWNER
     return False
+
+
+def may_list_all(account):
+    """Listing every workspace of the instance (GET /workspaces?all=true) is for instance admins."""
+    return bool(account.admin)

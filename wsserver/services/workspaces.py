@@ -60,16 +60,6 @@ def get_workspace(account, fullname):
     return WorkspaceAccess(workspace, actor)
 
 
-def list_member_workspaces(account):
-    """The workspaces the caller belongs to, by name (the listing service adds paging and filters)."""
-    return list(
-        Workspace.select()
-        .join(AclEntry, on=(AclEntry.workspace == Workspace.id))
-        .where(AclEntry.account == account.id)
-        .order_by(Workspace.fullname, Workspace.id)
-    )
-
-
 def _check_new_name(fullname):
     if fullname.lower() in current_app.config["RESERVED_NAMES"]:
         raise Invalid(f"The name '{fullname}' is reserved.", {"fullname": ["This name is reserved."]})

@@ -1,0 +1,296 @@
+"""Listing workspaces: visibility, filters, fuzzy search, sort and paging.
+
+One function, `list_workspaces(account, query)`, over a plain description of
+the query (`ListQuery`), so any wire dialect can sit in front of it. What is
+SQLite-specific (the trigram index) is behind `wsserver.search`.
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from peewee import Case, SQL, fn
+
+from .. import search
+from ..db import database
+from ..errors import Forbidden
+from ..models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
+from ..permissions import LEVELS, may_list_all
+
+SORT_FIELDS = ("fullname", "title", "created_at", "updated_at")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+# At most this many workspaces are looked at as misspelling matches of `q`.
+MISSPELLING_CANDIDATES = 100
+
+# Relevance tiers of `q` (lower first); see `_relevance`.
+EXACT_NAME, EXACT_TITLE, NAME_PREFIX, TITLE_PREFIX, IN_NAME, ELSEWHERE = range(6)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str  # one of SORT_FIELDS
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Every filter must hold. Bounds are aware datetimes: `*_after` inclusive, `*_before` exclusive."""
+
+    tags: tuple[str, ...] = ()  # has every one of these tags (exact)
+    labels: tuple[tuple[str, str], ...] = ()  # has every (key, value) label (exact)
+    created_by: str | None = None  # account id
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    level: str | None = None  # the caller's level in it is at least this (a permissions.LEVELS name)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filters: Filters = field(default_factory=Filters)
+    sort: tuple[SortKey, ...] = ()  # empty: by relevance when q is given, else by fullname
+    offset: int = 0
+    limit: int = DEFAULT_LIMIT
+    q: str | None = None
+    all: bool = False  # every workspace of the instance, not only the caller's
+
+
+def list_workspaces(account, query):
+    """(the page of Workspace rows, the number of matches before paging)."""
+    if query.all and not may_list_all(account):
+        raise Forbidden("Only instance admins may list every workspace (all=true).")
+    page, count = build_queries(account, query)
+    return list(page), count.scalar()
+
+
+def build_queries(account, query):
+    """The page query and the count query of `query` (running the misspelling look-up if q is given)."""
+    matches = _visible(account, query)
+    terms = search_terms(query.q)
+    misspelled = []
+    if terms:
+        misspelled = _misspelling_matches(account, query, terms)
+        if any(len(term) >= search.SHORTEST_SUBSTRING for term in terms):
+            condition = search.contains_all(terms)
+        else:
+            condition = _starts_with(terms)
+        if misspelled:
+            condition = condition | Workspace.id.in_(misspelled)
+        matches = matches.where(condition)
+    if query.sort:
+        order = _sort_order(query.sort)
+    elif terms:
+        order = [*_relevance(terms, misspelled), Workspace.fullname, Workspace.id]
+    else:
+        order = [Workspace.fullname, Workspace.id]
+    # Page over ids first (an index walk for deep offsets), then read only those rows.
+    page_ids = matches.select(Workspace.id).order_by(*order).offset(query.offset).limit(query.limit)
+    page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*order)
+    count = matches.select(fn.COUNT(SQL("*")))
+    return page, count
+
+
+def _visible(account, query):
+    """Workspaces the query may see, with its filters applied."""
+    selected = Workspace.select()
+    filters = query.filters
+    if not query.all or filters.level:
+        # through the (account, workspace) index of AclEntry
+        selected = selected.join(
+            AclEntry, on=((AclEntry.account == account.id) & (AclEntry.workspace == Workspace.id))
+        )
+        if filters.level:
+            selected = selected.where(AclEntry.level >= LEVELS[filters.level])
+    side_filters = [
+        (WorkspaceTag, WorkspaceTag.tag == tag) for tag in filters.tags
+    ] + [
+        (WorkspaceLabel, (WorkspaceLabel.key == key) & (WorkspaceLabel.value == value))
+        for key, value in filters.labels
+    ]
+    for position, (table, condition) in enumerate(side_filters):
+        rows = table.select(table.workspace).where(condition)
+        if query.all and position == 0:
+            # Over the whole instance, let the first one (tags before labels such as env:prod,
+            # which are rarely selective) drive through its index ...
+            selected = selected.where(Workspace.id.in_(rows))
+        else:
+            # ... and check the others per row, as for the members' list (driven by the memberships).
+            selected = selected.where(fn.EXISTS(rows.where(table.workspace == Workspace.id)))
+    if filters.created_by is not None:
+        selected = selected.where(Workspace.created_by == filters.created_by)
+    for column, after, before in (
+        (Workspace.created_at, filters.created_after, filters.created_before),
+        (Workspace.updated_at, filters.updated_after, filters.updated_before),
+    ):
+        if after is not None:
+            selected = selected.where(column >= stored_timestamp(after))
+        if before is not None:
+            selected = selected.where(column < stored_timestamp(before))
+    return selected
+
+
+def stored_timestamp(moment):
+    """An aware datetime as the stored text (ids.now_iso), rounded up to the millisecond.
+
+    Stored times have millisecond precision, so rounding up keeps `>= bound`
+    and `< bound` exact for bounds with finer precision.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # naive means UTC
+    moment = moment.astimezone(timezone.utc)
+    extra = moment.microsecond % 1000
+    if extra:
+        try:
+            moment += timedelta(microseconds=1000 - extra)
+        except OverflowError:  # the last millisecond of year 9999
+            pass
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def _sort_order(keys):
+    order = []
+    for key in keys:
+        if key.field == "title":
+            # case-insensitive (ASCII); a workspace without a title sorts as the smallest
+            column = fn.lower(Workspace.title)
+            order.append(column.desc(nulls="LAST") if key.descending else column.asc(nulls="FIRST"))
+        else:
+            column = getattr(Workspace, key.field)
+            order.append(column.desc() if key.descending else column.asc())
+    # Ties go by id, in the direction of the last key, so one index serves a one-key sort.
+    order.append(Workspace.id.desc() if keys[-1].descending else Workspace.id.asc())
+    return order
+
+
+# ---------------------------------------------------------------- search (q)
+
+
+def search_terms(q):
+    """The lower-cased, whitespace-separated terms of q, each once, in order."""
+    if not q:
+        return []
+    return list(dict.fromkeys(q.lower().split()))
+
+
+def _starts_with(terms):
+    """For queries too short for a substring search: the name or the title starts with them."""
+    name, text = "-".join(terms), " ".join(terms)
+    title = fn.lower(Workspace.title)
+    # index ranges (fullname, lower(title)): U+10FFFF is the largest character
+    return ((Workspace.fullname >= name) & (Workspace.fullname < name + "\U0010ffff")) | (
+        (title >= text) & (title < text + "\U0010ffff")
+    )
+
+
+def _relevance(terms, misspelled):
+    """ORDER BY terms: exact name, exact title, name prefix, title prefix, in the name, elsewhere,
+    then the misspellings, closest first (they match none of the tiers above: those imply substrings)."""
+    name = "-".join(terms)  # fullnames are kebab-case: "data pipeline" is the name data-pipeline
+    text = " ".join(terms)
+    title = fn.lower(Workspace.title)
+    tier = Case(
+        None,
+        [
+            (Workspace.fullname == name, EXACT_NAME),
+            (title == text, EXACT_TITLE),
+            (Workspace.fullname.startswith(name), NAME_PREFIX),
+            (title.startswith(text), TITLE_PREFIX),
+            (Workspace.fullname.contains(name), IN_NAME),
+        ],
+        ELSEWHERE,
+    )
+    if not misspelled:
+        return [tier]
+    closeness = Case(Workspace.id, [(workspace_id, rank) for rank, workspace_id in enumerate(misspelled, 1)], 0)
+    return [tier, closeness]
+
+
+def allowed_edits(word):
+    """Typos tolerated in a word of the query: none up to 3 characters, 1 up to 5, then 2."""
+    if len(word) <= 3:
+        return 0
+    return 1 if len(word) <= 5 else 2
+
+
+def words(text):
+    """Runs of letters and digits."""
+    return re.findall(r"[^\W_]+", text)
+
+
+def _misspelling_matches(account, query, terms):
+    """Ids of workspaces where each term is a substring or a close misspelling of a word, but not all
+    are substrings (those are found by the index), closest first. At most MISSPELLING_CANDIDATES."""
+    fuzzy_words = [word for term in terms for word in words(term) if allowed_edits(word)]
+    if not fuzzy_words:
+        return []
+    within = None
+    if not query.all or query.filters != Filters():
+        within = _visible(account, query).select(Workspace.id)
+    candidates = search.similar_candidates(database, fuzzy_words, within, MISSPELLING_CANDIDATES)
+    distances = {}  # (query word, workspace word) -> distance, shared by the candidates
+    scored = []
+    for workspace_id, fullname, title, tags, labels in candidates:
+        fields = [fullname, title or "", *(tags or "").split("\n"), *(labels or "").split("\n")]
+        fields = [value.lower() for value in fields if value]
+        similarity = _similarity(terms, fields, distances)
+        if similarity is not None:
+            scored.append((-similarity, fullname, workspace_id))
+    scored.sort()
+    return [workspace_id for _, _, workspace_id in scored]
+
+
+def _similarity(terms, fields, distances):
+    """Mean similarity (1 = identical) of the terms to these fields; None when a term matches nothing
+    or when every term is a plain substring."""
+    vocabulary = None
+    total, misspelled = 0.0, False
+    for term in terms:
+        if any(term in value for value in fields):
+            total += 1.0
+            continue
+        term_words = words(term)
+        if not term_words:
+            return None
+        if vocabulary is None:
+            vocabulary = {word for value in fields for word in words(value)}
+        closeness = 0.0
+        for word in term_words:
+            limit = allowed_edits(word)
+            best = None
+            letters = set(word)
+            for candidate in vocabulary:
+                # cheap bounds first: an edit changes the length by at most 1 and the set of letters by at most 2
+                if abs(len(candidate) - len(word)) > limit or len(letters ^ set(candidate)) > 2 * limit:
+                    continue
+                pair = (word, candidate)
+                if pair not in distances:
+                    distances[pair] = edit_distance(word, candidate, limit)
+                distance = distances[pair]
+                if distance <= limit:
+                    score = 1.0 - distance / max(len(word), len(candidate))
+                    best = score if best is None else max(best, score)
+            if best is None:
+                return None
+            closeness += best
+        total += closeness / len(term_words)
+        misspelled = True
+    return total / len(terms) if misspelled else None
+
+
+def edit_distance(a, b, limit):
+    """Optimal-string-alignment distance (insert, delete, replace, swap two neighbours); limit + 1 when above limit."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before_previous, previous = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before_previous[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before_previous, previous = previous, current
+    return min(previous[-1], limit + 1)
