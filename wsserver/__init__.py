@@ -54,6 +54,9 @@ def create_app(config=None, *, open_storage=True):
     )
     app.config.update(flask_options)
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"], settings["ACCESS_LOG"])
+    from .services.test_mode import configure_test_mode
+
+    configure_test_mode(settings)  # deterministic ids/time in test mode; warns that test mode is on
 
     if open_storage:
         open_instance(app)
@@ -63,13 +66,18 @@ def create_app(config=None, *, open_storage=True):
     install_request_hooks(app)
     api = Api(app)
     register_blueprints(api)
+    if settings["TEST_MODE"]:
+        from .api import register_test_mode_blueprints
+
+        register_test_mode_blueprints(app, api)  # /__admin__/*: absent (404) and undocumented otherwise
     register_error_handlers(app)
     init_rate_limits(app)
     register_docs_page(app)
 
-    from .cli import register_commands
+    from .cli import register_commands, register_seed_commands
 
     register_commands(app)
+    register_seed_commands(app)
     return app
 
 
@@ -85,6 +93,11 @@ def open_instance(app):
     os.makedirs(os.path.join(instance, AVATAR_FOLDER), exist_ok=True)
     db.open_database(instance, app.config["BUSY_TIMEOUT_MS"])
     migrations.migrate()
+    if app.config["SEED_FILE"]:
+        from .services.seed import load_seed_file_at_startup
+
+        with app.app_context():
+            load_seed_file_at_startup()  # before the admin bootstrap, so the file may define `admin`
     fresh_token = accounts.ensure_bootstrap_admin(instance, app.config["ADMIN_TOKEN"])
     if fresh_token:
         print(
@@ -95,6 +108,10 @@ def open_instance(app):
     with app.app_context():
         clean_temporary_files()
         remove_unreferenced_files()
+        if app.config["TEST_MODE"]:
+            from .services.test_mode import capture_baseline
+
+            capture_baseline()  # the state POST /__admin__/reset restores
     app.extensions["wsserver-storage"] = True
 
 

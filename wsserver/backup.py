@@ -22,7 +22,7 @@ MANIFEST = "MANIFEST.json"
 FORMAT = "wsserver-backup/1"
 ATTEMPTS = 5
 # Files of an instance folder that are settings, not data: restore leaves them alone.
-NOT_DATA = {"config.py", ".gitkeep", "README.md", "ratelimit.sqlite3", "ratelimit.sqlite3-wal", "ratelimit.sqlite3-shm"}
+NOT_DATA = {"config.py", ".gitkeep", "README.md", "ratelimit.sqlite3", "ratelimit.sqlite3-wal", "ratelimit.sqlite3-shm", "test-mode"}
 
 
 class BackupError(Exception):

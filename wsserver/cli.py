@@ -90,3 +90,66 @@ def register_backup_commands(app):
         except BackupError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Restored the backup of {manifest['createdAt']} into {current_app.config['INSTANCE_PATH']}.")
+
+
+def register_seed_commands(app):
+    """`seed` and `export`: the seed file format of schemas/seed.py (JSON or YAML)."""
+
+    @app.cli.command("seed")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--replace", is_flag=True, help="Replace everything a non-empty instance holds.")
+    @needs_instance
+    def seed(file, replace):
+        """Load accounts, workspaces and memberships from FILE (.json, .yaml or .yml) in one transaction.
+
+        An instance that holds data (more than the bootstrap admin of a fresh
+        instance) is refused unless --replace. In test mode, the seeded state
+        becomes the one POST /__admin__/reset restores.
+        """
+        from .services import seed as seed_service
+
+        try:
+            document = seed_service.read_seed_file(file)
+        except DomainError as exc:
+            raise click.ClickException(f"{exc.message}\n  {seed_service.describe(exc, chr(10) + '  ')}") from None
+        try:
+            result = seed_service.seed_instance(document, replace=replace)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        if current_app.config["TEST_MODE"]:
+            from .services.test_mode import capture_baseline
+
+            capture_baseline()
+        click.echo(
+            f"Seeded {result.accounts} accounts, {result.workspaces} workspaces and "
+            f"{result.memberships} memberships from {file}."
+        )
+        if result.fresh_admin_token:
+            click.echo(
+                f"The file has no account, so the instance admin 'admin' was created. Its token (also in "
+                f"{accounts.ADMIN_TOKEN_FILE} of the instance folder):\n{result.fresh_admin_token}"
+            )
+
+    @app.cli.command("export")
+    @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+    @click.option("--format", "fmt", type=click.Choice(["json", "yaml"]),
+                  help="Default: from FILE's extension (.yaml/.yml: YAML), else JSON.")
+    @needs_instance
+    def export(file, fmt):
+        """Write the instance's accounts, workspaces and memberships to FILE (- for stdout) in the seed format.
+
+        Tokens and passwords are written as hashes (tokenHashes, passwordHash),
+        which `seed` accepts: export, seed into an empty instance and export
+        again gives the same file.
+        """
+        from .services import seed as seed_service
+
+        document = seed_service.export_document()
+        if file == "-":
+            click.echo(seed_service.dump_text(document, fmt or "json"), nl=False)
+            return
+        seed_service.write_seed_file(file, document, fmt)
+        click.echo(
+            f"Exported {len(document['accounts'])} accounts, {len(document['workspaces'])} workspaces and "
+            f"{len(document['memberships'])} memberships to {file}."
+        )

@@ -113,6 +113,25 @@ def _origins(value):
     return tuple(origins)
 
 
+def _optional_time(value):
+    """ISO 8601 text, stored in the canonical form of wsserver.ids; empty: unset."""
+    from .ids import canonical_time
+
+    value = _optional_text(value)
+    return None if value is None else canonical_time(value)
+
+
+def _optional_integer(value):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected an integer") from None
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -155,6 +174,13 @@ SETTINGS = (
     Setting("LOG_FORMAT", "text", _choice("text", "json"), "`text` or `json` (one JSON object a line)"),
     Setting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "level of wsserver's logs"),
     Setting("ACCESS_LOG", True, _boolean, "one log line per request"),
+    # Test double (README: "Using wsserver as a test double").
+    Setting("TEST_MODE", False, _boolean,
+            "serve /__admin__/reset and /__admin__/requests; never in production"),
+    Setting("SEED_FILE", None, _optional_text,
+            "JSON or YAML seed file loaded at start-up (into an empty instance; always in test mode)"),
+    Setting("FIXED_TIME", None, _optional_time, "test mode: every createdAt/updatedAt is this ISO 8601 time"),
+    Setting("SEED", None, _optional_integer, "test mode: ids and tokens are reproducible from this integer"),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
 

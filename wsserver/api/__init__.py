@@ -17,3 +17,11 @@ def register_blueprints(api):
         api.register_blueprint(blp, url_prefix=ALIAS_PREFIX, name=f"{blp.name}-alias")
     for blp in ROOT_RESOURCES:
         api.register_blueprint(blp)
+
+
+def register_test_mode_blueprints(app, api):
+    """Test mode only (WSSERVER_TEST_MODE): /__admin__/reset, /__admin__/requests and the request recorder."""
+    from . import admin
+
+    api.register_blueprint(admin.blp)
+    admin.record_requests(app)

@@ -1,4 +1,5 @@
 """Accounts and personal access tokens: creation, authentication, bootstrap, removal."""
+import functools
 import hmac
 import os
 import re
@@ -20,8 +21,12 @@ NICKNAME_MAX_LENGTH = 128
 # Name of the token that WSSERVER_ADMIN_TOKEN gives `admin` (at most one at a time).
 ENVIRONMENT_TOKEN_NAME = "environment"
 
-# A hash to check against when the username is unknown, so both paths take as long.
-_DUMMY_PASSWORD_HASH = generate_password_hash("wsserver-dummy-password")
+
+@functools.cache
+def _dummy_password_hash():
+    """A hash to check against when the username is unknown, so both paths take as long.
+    Made on first use: hashing is slow on purpose and would slow every start-up."""
+    return generate_password_hash("wsserver-dummy-password")
 
 
 def account_for_token(secret):
@@ -46,7 +51,7 @@ def account_for_password(username, password):
         return None
     account = Account.get_or_none(Account.username == username)
     stored = account.password_hash if account is not None and account.password_hash else None
-    if not check_password_hash(stored or _DUMMY_PASSWORD_HASH, password) or stored is None:
+    if not check_password_hash(stored or _dummy_password_hash(), password) or stored is None:
         return None
     return account
 

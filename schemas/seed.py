@@ -1,0 +1,233 @@
+"""The seed file (JSON or YAML): accounts, workspaces and memberships with fixed ids and tokens.
+
+`flask --app app seed FILE` and WSSERVER_SEED_FILE read it; `flask --app app
+export FILE` writes it. Field names are those of the file (camelCase), so a
+validation error names the bad entry as it is written, e.g.
+`workspaces[2].fullname`. Accounts are referred to by username and
+workspaces by fullname.
+"""
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from wsserver.ids import canonical_time, hash_secret
+from wsserver.permissions import LEVELS
+
+from .common import StrictBoolean
+from .workspaces import MAX_LABELS, MAX_TAGS, MetaInputSchema
+
+SEED_FORMAT_VERSION = 1
+
+
+def _whole(pattern, error):
+    """A regexp over the whole value (a bare `$` would let a final newline through)."""
+    return validate.Regexp(rf"\A(?:{pattern})\Z", error=error)
+
+
+ID = _whole(r"[A-Za-z0-9_.-]{1,32}", "1-32 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
+USERNAME = _whole(r"[A-Za-z0-9_.-]{1,64}", "1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
+FULLNAME = [
+    validate.Length(min=2, max=64),
+    _whole(r"[a-z0-9]+(?:-[a-z0-9]+)*", "Must be kebab-case: lowercase letters and digits separated by single hyphens."),
+]
+# What a Bearer token can be: visible ASCII (no spaces), at most what authentication reads.
+TOKEN = _whole(r"[\x21-\x7e]{1,256}", "1-256 visible ASCII characters (no spaces).")
+INVITE = _whole(r"[\x21-\x7e]{1,64}", "1-64 visible ASCII characters (no spaces).")
+TOKEN_HASH = _whole(r"[0-9a-f]{64}", "The SHA-256 of a token: 64 lowercase hexadecimal digits.")
+# Werkzeug's format: method$salt$hash.
+PASSWORD_HASH = _whole(r"[a-z0-9:]+\$[^$\s]+\$[0-9a-f]+", "A Werkzeug password hash (method$salt$hash).")
+
+
+class Timestamp(fields.String):
+    """ISO 8601 date and time (no zone means UTC), loaded as the stored text (UTC, milliseconds, Z)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return canonical_time(value)
+        except ValueError:
+            raise ValidationError("Not an ISO 8601 date and time (e.g. 2024-05-01T12:00:00Z).") from None
+
+
+def _distinct(values):
+    if len(set(values)) != len(values):
+        raise ValidationError("Tags must be distinct.")
+
+
+class SeedAccountSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(validate=ID, metadata={"description": "Generated when left out."})
+    username = fields.String(required=True, validate=USERNAME)
+    nickname = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "Default: username."})
+    admin = StrictBoolean(metadata={"description": "Instance administrator (default false)."})
+    password = fields.String(validate=validate.Length(min=8, max=1024), metadata={"description": "In clear."})
+    passwordHash = fields.String(validate=PASSWORD_HASH, metadata={"description": "As export writes it."})
+    tokens = fields.List(fields.String(validate=TOKEN), metadata={"description": "Bearer tokens, in clear."})
+    tokenHashes = fields.List(fields.String(validate=TOKEN_HASH), metadata={"description": "SHA-256 of tokens."})
+    createdAt = Timestamp()
+
+
+class SeedWorkspaceSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(validate=ID, metadata={"description": "Generated when left out."})
+    fullname = fields.String(required=True, validate=FULLNAME)
+    invite = fields.String(validate=INVITE, metadata={"description": "Generated when left out."})
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)), validate=[validate.Length(max=MAX_TAGS), _distinct]
+    )
+    labels = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=64)),
+        values=fields.String(validate=validate.Length(max=256)),
+        validate=validate.Length(max=MAX_LABELS),
+    )
+    meta = fields.Nested(MetaInputSchema)
+    createdAt = Timestamp()
+    updatedAt = Timestamp(metadata={"description": "Default: createdAt."})
+    createdBy = fields.String(
+        validate=USERNAME, metadata={"description": "Username of an account of the file (or an account id)."}
+    )
+
+
+class SeedMembershipSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(validate=ID, metadata={"description": "ACL entry id; generated when left out."})
+    workspace = fields.String(required=True, metadata={"description": "Fullname of a workspace of the file."})
+    account = fields.String(required=True, metadata={"description": "Username of an account of the file."})
+    level = fields.String(required=True, validate=validate.OneOf(list(LEVELS)))
+    createdAt = Timestamp()
+
+
+def _first_seen(entries, key):
+    """{value of `key`: index of its first entry}, and [(index, value, first index)] for repeats."""
+    seen, repeats = {}, []
+    for index, entry in enumerate(entries):
+        value = entry.get(key)
+        if value is None:
+            continue
+        if value in seen:
+            repeats.append((index, value, seen[value]))
+        else:
+            seen[value] = index
+    return seen, repeats
+
+
+class SeedSchema(Schema):
+    """The whole file. Cross-references (usernames, fullnames, owners, unique ids and tokens) are checked too."""
+
+    class Meta:
+        unknown = RAISE
+
+    version = fields.Integer(
+        strict=True, validate=validate.Equal(SEED_FORMAT_VERSION), metadata={"description": "Format version: 1."}
+    )
+    accounts = fields.List(fields.Nested(SeedAccountSchema), load_default=list)
+    workspaces = fields.List(fields.Nested(SeedWorkspaceSchema), load_default=list)
+    memberships = fields.List(fields.Nested(SeedMembershipSchema), load_default=list)
+
+    def __init__(self, *args, reserved_names=frozenset(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reserved_names = reserved_names
+
+    @validates_schema
+    def check_references(self, data, **kwargs):
+        errors = {}
+
+        def add(path, message):
+            """Record `message` at path (section, index, field[, position]) in marshmallow's nesting."""
+            node = errors
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node.setdefault(path[-1], []).append(message)
+
+        accounts = data.get("accounts", [])
+        workspaces = data.get("workspaces", [])
+        memberships = data.get("memberships", [])
+
+        usernames, repeats = _first_seen(accounts, "username")
+        for index, value, first in repeats:
+            add(("accounts", index, "username"), f"'{value}' is already the username of accounts[{first}].")
+        for section, entries in (("accounts", accounts), ("workspaces", workspaces), ("memberships", memberships)):
+            for index, value, first in _first_seen(entries, "id")[1]:
+                add((section, index, "id"), f"'{value}' is already the id of {section}[{first}].")
+
+        given_at = {}  # token hash -> where it was first given
+        for index, account in enumerate(accounts):
+            if "password" in account and "passwordHash" in account:
+                add(("accounts", index, "password"), "Give password or passwordHash, not both.")
+            for field, digest in (("tokens", hash_secret), ("tokenHashes", str)):
+                for position, value in enumerate(account.get(field, [])):
+                    where = f"accounts[{index}].{field}[{position}]"
+                    first = given_at.setdefault(digest(value), where)
+                    if first != where:
+                        add(("accounts", index, field, position), f"The same token is already given at {first}.")
+
+        fullnames, repeats = _first_seen(workspaces, "fullname")
+        for index, value, first in repeats:
+            add(("workspaces", index, "fullname"), f"'{value}' is already the fullname of workspaces[{first}].")
+        for index, workspace in enumerate(workspaces):
+            if workspace["fullname"] in self.reserved_names:
+                add(("workspaces", index, "fullname"), f"The name '{workspace['fullname']}' is reserved.")
+
+        owned, pairs = set(), {}
+        for index, membership in enumerate(memberships):
+            fullname, username = membership["workspace"], membership["account"]
+            if fullname not in fullnames:
+                add(("memberships", index, "workspace"), f"No workspace named '{fullname}' in this file.")
+            if username not in usernames:
+                add(("memberships", index, "account"), f"No account named '{username}' in this file.")
+            if (fullname, username) in pairs:
+                add(
+                    ("memberships", index, "account"),
+                    f"'{username}' is already a member of '{fullname}' (memberships[{pairs[fullname, username]}]).",
+                )
+            pairs.setdefault((fullname, username), index)
+            if membership["level"] == "owner":
+                owned.add(fullname)
+        for fullname, index in fullnames.items():
+            if fullname not in owned:
+                add(("workspaces", index, "_schema"), f"'{fullname}' has no owner: add a membership with level owner.")
+        if errors:
+            raise ValidationError(errors)
+
+
+_SECTION_ORDER = {"version": 0, "accounts": 1, "workspaces": 2, "memberships": 3}
+
+
+def _file_order(path):
+    section = path.split("[", 1)[0].split(".", 1)[0]
+    parts = re.split(r"(\d+)", path)
+    return (_SECTION_ORDER.get(section, 4), [int(part) if part.isdigit() else part for part in parts[1:]])
+
+
+def error_lines(messages):
+    """marshmallow's nested messages as {"workspaces[2].fullname": ["..."]}, in file order."""
+    lines = _error_lines(messages)
+    return {path: lines[path] for path in sorted(lines, key=_file_order)}
+
+
+def _error_lines(messages, path=""):
+    lines = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key == "_schema":
+                child = path
+            elif isinstance(key, int):
+                child = f"{path}[{key}]"
+            else:
+                child = f"{path}.{key}" if path else str(key)
+            for name, texts in _error_lines(value, child).items():
+                lines.setdefault(name, []).extend(texts)
+    elif isinstance(messages, list) and all(isinstance(item, str) for item in messages):
+        lines[path or "(file)"] = list(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            for name, texts in _error_lines(item, path).items():
+                lines.setdefault(name, []).extend(texts)
+    else:
+        lines[path or "(file)"] = [str(messages)]
+    return lines

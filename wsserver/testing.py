@@ -1,0 +1,270 @@
+"""pytest plugin: wsserver as a fake workspace API inside other projects' test suites.
+
+Installing wsserver enables it (entry point `pytest11`); otherwise load it
+with `-p wsserver.testing` or `pytest_plugins = ["wsserver.testing"]` in a
+root conftest.py. Fixtures (all in test mode, see the README section "Using
+wsserver as a test double"):
+
+- `wsserver_app`: an in-process Flask app on a fresh temporary instance
+  folder, for each test (use `wsserver_app.test_client()`).
+- `wsserver_url`: the base URL (`http://127.0.0.1:PORT`) of a real server
+  process, started once per session on a free loopback port and reset to the
+  seeded state before each test.
+- `wsserver_admin`: an authenticated client for the instance admin of that
+  server: `get`/`put`/`post`/`delete(path, **requests_options)`, plus
+  `received()` (the requests the server got during this test) and `reset()`.
+- `wsserver_server`: the server process itself (url, admin_token, output()).
+- `wsserver_settings`: the settings of both (a dict of WSSERVER_* names
+  without the prefix; they win over the environment's WSSERVER_* variables,
+  None unsets one); override the fixture in a conftest.py to change them.
+- `wsserver_admin_token`: the admin's token.
+
+Options: `--wsserver-seed FILE` (ini `wsserver_seed`), `--wsserver-fixed-time
+TIME` (ini `wsserver_fixed_time`), `--wsserver-id-seed N` (ini
+`wsserver_id_seed`).
+
+Nothing heavy is imported until a fixture is used: this module is loaded by
+every pytest run of an environment where wsserver is installed.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ADMIN_TOKEN = "wss_wsserver-testing-admin-token-0123456789abcdefghij"
+ADMIN_PATH = "/__admin__"
+START_TIMEOUT_SECONDS = 30
+START_ATTEMPTS = 3
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("wsserver", "wsserver test double (fixtures wsserver_app, wsserver_url, wsserver_admin)")
+    group.addoption("--wsserver-seed", metavar="FILE", help="seed file (JSON or YAML) loaded into the wsserver fixtures")
+    group.addoption("--wsserver-fixed-time", metavar="TIME", help="ISO 8601 time every createdAt/updatedAt is pinned to")
+    group.addoption("--wsserver-id-seed", metavar="N", type=int, help="integer making ids and tokens reproducible")
+    parser.addini("wsserver_seed", "seed file (JSON or YAML) for the wsserver fixtures, relative to the ini file", type="paths")
+    parser.addini("wsserver_fixed_time", "ISO 8601 time every createdAt/updatedAt of wsserver is pinned to")
+    parser.addini("wsserver_id_seed", "integer making wsserver's ids and tokens reproducible")
+
+
+def _option(config, name, ini_name):
+    value = config.getoption(name)
+    if value is None:
+        value = config.getini(ini_name)
+        if isinstance(value, list):  # type="paths"
+            value = str(value[0]) if value else None
+    return value or None
+
+
+@pytest.fixture(scope="session")
+def wsserver_admin_token():
+    return ADMIN_TOKEN
+
+
+@pytest.fixture(scope="session")
+def wsserver_settings(pytestconfig, wsserver_admin_token):
+    """WSSERVER_* settings (names without the prefix) of wsserver_app and wsserver_server."""
+    settings = {"TEST_MODE": True, "ADMIN_TOKEN": wsserver_admin_token, "WORKERS": 1, "THREADS": 8}
+    seed_file = _option(pytestconfig, "wsserver_seed", "wsserver_seed")
+    if seed_file:
+        settings["SEED_FILE"] = os.path.abspath(seed_file)
+    fixed_time = _option(pytestconfig, "wsserver_fixed_time", "wsserver_fixed_time")
+    if fixed_time:
+        settings["FIXED_TIME"] = fixed_time
+    id_seed = _option(pytestconfig, "wsserver_id_seed", "wsserver_id_seed")
+    if id_seed is not None:
+        settings["SEED"] = int(id_seed)
+    return settings
+
+
+@pytest.fixture
+def wsserver_app(tmp_path_factory, wsserver_settings):
+    """A wsserver Flask app in this process, on a fresh temporary instance folder, in test mode."""
+    from wsserver import create_app
+    from wsserver.db import close_connection
+
+    instance = tmp_path_factory.mktemp("wsserver-instance")
+    app = create_app({**wsserver_settings, "INSTANCE_PATH": str(instance)})
+    yield app
+    close_connection()
+
+
+# --- a real server ------------------------------------------------------------------------------------
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _environment_value(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+class WsserverServer:
+    """`wsserver.serve.main` (what `python app.py` runs) in a subprocess on a free loopback port."""
+
+    def __init__(self, instance_path, settings):
+        self.instance_path = str(instance_path)
+        self.settings = dict(settings)
+        self.admin_token = self.settings.get("ADMIN_TOKEN")
+        self.log_path = os.path.join(self.instance_path, "server-output.log")
+        self.process = None
+        self.url = None
+
+    def start(self):
+        os.makedirs(self.instance_path, exist_ok=True)
+        for _ in range(START_ATTEMPTS):
+            port = _free_port()
+            if self._launch(port):
+                return self
+        raise RuntimeError(f"wsserver did not start:\n{self.output()}")
+
+    def _launch(self, port):
+        # Like wsserver_app: WSSERVER_* of the environment, overridden by the settings (None: unset).
+        environment = dict(os.environ)
+        for name, value in self.settings.items():
+            if value is None:
+                environment.pop("WSSERVER_" + name, None)
+            else:
+                environment["WSSERVER_" + name] = _environment_value(value)
+        environment.update(
+            WSSERVER_INSTANCE_PATH=self.instance_path, WSSERVER_HOST="127.0.0.1", WSSERVER_PORT=str(port),
+            PYTHONUNBUFFERED="1",
+        )
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from wsserver.serve import main; sys.exit(main())"],
+                env=environment, stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False  # e.g. the port was taken meanwhile: try another one
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"wsserver did not answer within {START_TIMEOUT_SECONDS}s:\n{self.output()}")
+
+    def admin_call(self, method, path):
+        """An admin request with the standard library (no dependency); returns the decoded JSON."""
+        call = urllib.request.Request(
+            self.url + path, method=method, headers={"Authorization": f"Bearer {self.admin_token}"}
+        )
+        try:
+            with urllib.request.urlopen(call, timeout=30) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode('utf-8', 'replace')}") from None
+
+    def reset(self):
+        """POST /__admin__/reset: back to the seeded state."""
+        return self.admin_call("POST", ADMIN_PATH + "/reset")
+
+    def received(self):
+        """GET /__admin__/requests: the requests received since the last reset, oldest first."""
+        return self.admin_call("GET", ADMIN_PATH + "/requests")
+
+    def output(self):
+        try:
+            with open(self.log_path, "rb") as handle:
+                return handle.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def wsserver_server(tmp_path_factory, wsserver_settings):
+    """A real wsserver process for the whole session (reset by wsserver_url before each test)."""
+    server = WsserverServer(tmp_path_factory.mktemp("wsserver-server"), wsserver_settings).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wsserver_url(wsserver_server):
+    """Base URL of the session's wsserver, reset to the seeded state for this test."""
+    wsserver_server.reset()
+    return wsserver_server.url
+
+
+class AdminClient:
+    """The instance admin on a wsserver: a requests.Session with the Authorization header and a base URL.
+
+    `get/put/post/delete(path, **options)` take paths (`/api/v2/workspaces`)
+    and requests' options (`json=`, `params=`, `headers=`) and return
+    requests' Response.
+    """
+
+    def __init__(self, base_url, token):
+        try:
+            import requests
+        except ImportError:  # pragma: no cover - depends on the environment
+            pytest.fail("the wsserver_admin fixture needs the requests package: pip install requests")
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method, path, **options):
+        options.setdefault("timeout", 30)
+        return self.session.request(method, self.base_url + path, **options)
+
+    def get(self, path, **options):
+        return self.request("GET", path, **options)
+
+    def put(self, path, **options):
+        return self.request("PUT", path, **options)
+
+    def post(self, path, **options):
+        return self.request("POST", path, **options)
+
+    def delete(self, path, **options):
+        return self.request("DELETE", path, **options)
+
+    def reset(self):
+        answer = self.post(ADMIN_PATH + "/reset")
+        answer.raise_for_status()
+        return answer.json()
+
+    def received(self):
+        """The requests the server received since the last reset: [{method, path, query, status, bodySize}]."""
+        answer = self.get(ADMIN_PATH + "/requests")
+        answer.raise_for_status()
+        return answer.json()
+
+    def close(self):
+        self.session.close()
+
+
+@pytest.fixture
+def wsserver_admin(wsserver_url, wsserver_server):
+    """An authenticated client for the instance admin of the (freshly reset) session server."""
+    client = AdminClient(wsserver_url, wsserver_server.admin_token)
+    yield client
+    client.close()
