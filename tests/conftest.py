@@ -137,7 +137,7 @@ def free_port():
 class LiveServer:
     """`python app.py` in a subprocess on a free loopback port."""
 
-    def __init__(self, instance_path, env=None, args=()):
+    def __init__(self, instance_path, env=None, args=(), new_session=False):
         os.makedirs(instance_path, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -162,6 +162,8 @@ class LiveServer:
             env=environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            # its own process group, so a test can SIGKILL master and workers at once
+            start_new_session=new_session,
         )
         self.wait_ready()
 

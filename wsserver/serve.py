@@ -31,6 +31,21 @@ class Server(BaseApplication):
         return self.application
 
 
+def write_error_envelope(sock, status_int, reason, mesg):
+    """gunicorn's answer to a request it cannot parse (request line too long, bad header, ...),
+    in the same JSON envelope as every other error instead of gunicorn's HTML page."""
+    import json
+
+    from gunicorn import util
+
+    body = json.dumps({"error": {"message": f"{reason}: {mesg}" if mesg else reason, "details": {}}}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
+    util.write_nonblock(sock, head + body)
+
+
 def _close_database(server, worker):
     from . import db
 
@@ -46,6 +61,8 @@ def gunicorn_options(config):
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "timeout": 60,
         "keepalive": 5,
+        # longest request line gunicorn accepts (its maximum); longer ones get 414 in the envelope
+        "limit_request_line": 8190,
         # wsserver writes its own access log (with request ids); gunicorn only reports problems
         "accesslog": None,
         "errorlog": "-",
@@ -60,8 +77,12 @@ def gunicorn_options(config):
 def serve(overrides=None):
     from . import create_app, db
 
+    from gunicorn import util
+
     app = create_app(overrides)
     db.close_connection()  # workers open their own after the fork
+    # gunicorn's own error pages (unparseable requests) use the error envelope too
+    util.write_error = write_error_envelope
     config = app.config
     print(
         f"wsserver: serving http://{config['HOST']}:{config['PORT']} "

@@ -1,0 +1,136 @@
+"""The permission table of CONTRACT.md as one table-driven test: every route x every role.
+
+Roles: owner, admin, developer, user (members at that level), outsider (an
+account that is not a member), anonymous (no credentials), instance admin
+(not a member). Each case runs on a fresh instance; the expected status is
+the contract's, and no answer to an outsider reveals the workspace's members,
+tags, labels or title.
+"""
+import base64
+import io
+
+import pytest
+
+from conftest import ADMIN_TOKEN, API, bearer
+
+WS = "matrix-ws"
+SECRET_TITLE = "Secret Title Xyzzy"
+SECRET_TAG = "secret-tag-plugh"
+SECRET_LABEL = "secret-label-value-frotz"
+ROLES = ("owner", "admin", "developer", "user", "outsider", "anonymous", "instance_admin")
+
+
+def png_base64():
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "blue").save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.fixture
+def world(client, accounts, join):
+    """A workspace with one member at each level, a `target` member (level user) and an outsider."""
+    people = {name: accounts.create(f"m-{name}") for name in ("owner", "admin", "developer", "user", "target", "outsider")}
+    created = client.put(
+        f"{API}/workspaces/{WS}",
+        json={"fullname": WS, "tags": [SECRET_TAG], "labels": {"k": SECRET_LABEL}, "meta": {"title": SECRET_TITLE}},
+        headers=people["owner"]["headers"],
+    )
+    assert created.status_code == 201
+    entries = {}
+    for level in ("admin", "developer", "user"):
+        entries[level] = join(people["owner"]["headers"], WS, people[level], level)
+    entries["target"] = join(people["owner"]["headers"], WS, people["target"], "user")
+    headers = {name: people[name]["headers"] for name in people}
+    headers["anonymous"] = {}
+    headers["instance_admin"] = bearer(ADMIN_TOKEN)
+    return {"people": people, "headers": headers, "entries": entries, "invite": created.get_json()["invite"]}
+
+
+def _call(client, world, route):
+    """Perform `route` (a name) as prepared by `world`; returns a function of the caller's headers."""
+    entry = world["entries"]["target"]
+    calls = {
+        "get_workspace": lambda h: client.get(f"{API}/workspaces/{WS}", headers=h),
+        "update_workspace": lambda h: client.put(f"{API}/workspaces/{WS}", json={"fullname": WS, "tags": ["new"]}, headers=h),
+        "delete_workspace": lambda h: client.delete(f"{API}/workspaces/{WS}", headers=h),
+        "upload_avatar": lambda h: client.post(
+            f"{API}/workspaces/{WS}/avatar",
+            json={"filename": "a.png", "contentType": "image/png", "data": png_base64()}, headers=h),
+        "list_acl": lambda h: client.get(f"{API}/workspaces/{WS}/acl", headers=h),
+        "join_with_invite": lambda h: client.post(f"{API}/workspaces/{WS}/acl", json={"invite": world["invite"]}, headers=h),
+        "join_with_wrong_invite": lambda h: client.post(f"{API}/workspaces/{WS}/acl", json={"invite": "wss_wrong"}, headers=h),
+        "change_level": lambda h: client.put(f"{API}/workspaces/{WS}/acl/{entry}", json={"level": "developer"}, headers=h),
+        "remove_member": lambda h: client.delete(f"{API}/workspaces/{WS}/acl/{entry}", headers=h),
+        "promote_to_owner": lambda h: client.put(f"{API}/workspaces/{WS}/acl/{entry}", json={"level": "owner"}, headers=h),
+        "change_owner_level": lambda h: client.put(
+            f"{API}/workspaces/{WS}/acl/{world['owner_entry']}", json={"level": "user"}, headers=h),
+        "remove_owner": lambda h: client.delete(f"{API}/workspaces/{WS}/acl/{world['owner_entry']}", headers=h),
+    }
+    return calls[route]
+
+
+# route -> expected status for (owner, admin, developer, user, outsider, anonymous, instance_admin)
+MATRIX = {
+    "get_workspace":          (200, 200, 200, 200, 404, 401, 200),
+    "update_workspace":       (200, 200, 403, 403, 409, 401, 200),
+    "delete_workspace":       (200, 403, 403, 403, 404, 401, 200),
+    "upload_avatar":          (200, 200, 403, 403, 404, 401, 200),
+    "list_acl":               (200, 200, 200, 200, 404, 401, 200),
+    # members joining again change nothing (204); an outsider or instance admin joins as user
+    "join_with_invite":       (204, 204, 204, 204, 204, 401, 204),
+    "join_with_wrong_invite": (204, 204, 204, 204, 403, 401, 403),
+    "change_level":           (204, 204, 403, 403, 404, 401, 204),
+    "remove_member":          (200, 200, 403, 403, 404, 401, 200),
+    # admins may not raise anyone to owner, nor touch an owner's entry
+    "promote_to_owner":       (204, 403, 403, 403, 404, 401, 204),
+    # the owner changing their own entry: they are the last owner, so 409 even for them
+    "change_owner_level":     (409, 403, 403, 403, 404, 401, 409),
+    "remove_owner":           (409, 403, 403, 403, 404, 401, 409),
+}
+
+CASES = [(route, role, statuses[index]) for route, statuses in MATRIX.items() for index, role in enumerate(ROLES)]
+
+
+def _owner_entry(client, world):
+    entries = client.get(f"{API}/workspaces/{WS}/acl", headers=world["headers"]["owner"]).get_json()
+    return next(e["id"] for e in entries if e["level"] == "owner")
+
+
+@pytest.mark.parametrize("route, role, expected", CASES, ids=[f"{r}-{role}" for r, role, _ in CASES])
+def test_permission_matrix(client, world, route, role, expected):
+    world["owner_entry"] = _owner_entry(client, world)
+    response = _call(client, world, route)(world["headers"][role])
+    assert response.status_code == expected, response.get_json()
+    if expected >= 400:
+        body = response.get_json()
+        assert set(body) == {"error"} and set(body["error"]) == {"message", "details"}
+    if expected == 204:
+        assert response.data == b""
+    if role in ("outsider", "anonymous") and expected != 204:
+        text = response.get_data(as_text=True)
+        for secret in (SECRET_TITLE, SECRET_TAG, SECRET_LABEL, "m-target", "m-developer", world["invite"]):
+            assert secret not in text, (route, secret)
+
+
+@pytest.mark.parametrize("role, sees_invite", [
+    ("owner", True), ("admin", True), ("developer", False), ("user", False), ("instance_admin", True),
+])
+def test_invite_is_shown_only_to_owners_admins_and_instance_admins(client, world, role, sees_invite):
+    view = client.get(f"{API}/workspaces/{WS}", headers=world["headers"][role]).get_json()
+    assert ("invite" in view) is sees_invite
+    if sees_invite:
+        assert view["invite"] == world["invite"]
+    updated = client.put(f"{API}/workspaces/{WS}", json={"fullname": WS}, headers=world["headers"][role])
+    if updated.status_code == 200:
+        assert ("invite" in updated.get_json()) is sees_invite
+
+
+def test_outsider_listing_never_shows_the_workspace(client, world):
+    for role in ("outsider", "instance_admin"):
+        listed = client.get(f"{API}/workspaces", headers=world["headers"][role])
+        assert listed.status_code == 200
+        assert WS not in listed.get_data(as_text=True)
+    me = client.get(f"{API}/me", headers=world["headers"]["outsider"]).get_json()
+    assert me["memberships"] == []
