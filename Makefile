@@ -1,0 +1,31 @@
+# Benchmarks (issue 8). The harness installs wrk (apt-get) and json-server (npm) itself.
+PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+
+.PHONY: bench bench-quick bench-profile fuzz soak
+
+# The long run: N = 1,000 and 100,000 workspaces, 2 s warm-up + 10 s per operation, 32 connections.
+# Writes bench/results.md, bench/results.json and bench/results.png.
+bench:
+	$(PYTHON) bench/run.py
+
+# Tiny N, one-second runs: checks the harness still works (what CI runs); figures are meaningless.
+bench-quick:
+	$(PYTHON) bench/run.py --quick --output bench/.work/quick
+
+# A py-spy profile of wsserver during one operation at the largest N: make bench-profile OP=search
+OP ?= search
+bench-profile:
+	$(PYTHON) bench/run.py --profile $(OP) --output bench/.work/profile
+
+
+# Reliability (issue 7): the CI tests, run long. Figures are printed (-s).
+# Schema fuzzing, 500 examples per operation and caller, a new random seed each run.
+FUZZ_EXAMPLES ?= 500
+fuzz:
+	WSSERVER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) WSSERVER_FUZZ_SEED= $(PYTHON) -m pytest -s -p no:cacheprovider tests/test_fuzz.py
+
+# 16 client threads for SOAK_SECONDS, and CRASH_KILLS SIGKILLs of the server under writes.
+SOAK_SECONDS ?= 300
+CRASH_KILLS ?= 25
+soak:
+	WSSERVER_SOAK_SECONDS=$(SOAK_SECONDS) WSSERVER_CRASH_KILLS=$(CRASH_KILLS) $(PYTHON) -m pytest -s -p no:cacheprovider tests/test_reliability.py
