@@ -35,6 +35,8 @@ def require_json_body():
 
 def _printable(text):
     """Escape control characters so a crafted path cannot forge log lines."""
+    if text.isprintable():
+        return text
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 

@@ -23,7 +23,7 @@ blp = Blueprint("accounts", __name__, description="Accounts, tokens and the call
 class TokenResource(MethodView):
     @blp.public
     @blp.errors(400, 401, 413, 415)
-    @blp.arguments(TokenRequestSchema)
+    @blp.arguments(TokenRequestSchema())
     @blp.response(200, TokenSchema)
     def post(self, payload):
         """Exchange a username and password for a fresh personal access token."""
@@ -61,7 +61,7 @@ class Accounts(MethodView):
 
     @blp.authenticated
     @blp.errors(400, 403, 409, 413, 415)
-    @blp.arguments(AccountCreateSchema)
+    @blp.arguments(AccountCreateSchema())
     @blp.response(201, AccountCreatedSchema)
     def post(self, payload):
         """Create an account (instance admins only); its first token is in the answer."""

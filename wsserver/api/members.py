@@ -22,7 +22,7 @@ class Acl(MethodView):
 
     @blp.authenticated
     @blp.errors(400, 403, 404, 413, 415)
-    @blp.arguments(JoinSchema)
+    @blp.arguments(JoinSchema())
     @blp.response(204, description="Joined (or already a member).")
     def post(self, payload, fullname):
         """Join the workspace with its current invite token (level `user`)."""
@@ -33,7 +33,7 @@ class Acl(MethodView):
 class AclEntry(MethodView):
     @blp.authenticated
     @blp.errors(400, 403, 404, 409, 413, 415)
-    @blp.arguments(LevelSchema)
+    @blp.arguments(LevelSchema())
     @blp.response(204, description="Level changed.")
     def put(self, payload, fullname, entryId):
         """Change a member's level."""

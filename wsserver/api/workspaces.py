@@ -19,7 +19,7 @@ class Workspaces(MethodView):
     @blp.authenticated
     @blp.errors(403)
     # webargs ignores unknown query parameters by default; the contract wants 422.
-    @blp.arguments(ListQuerySchema, location="query", unknown=RAISE)
+    @blp.arguments(ListQuerySchema(), location="query", unknown=RAISE)
     @blp.response(
         200,
         WorkspaceViewShortSchema(many=True),
@@ -46,7 +46,7 @@ class WorkspaceByName(MethodView):
 
     @blp.authenticated
     @blp.errors(400, 403, 409, 413, 415)
-    @blp.arguments(WorkspacePutSchema)
+    @blp.arguments(WorkspacePutSchema())
     @blp.response(200, WorkspaceViewSchema, description="Updated.")
     @blp.alt_response(201, schema=WorkspaceViewSchema, description="Created; the caller is its owner.")
     def put(self, payload, fullname):

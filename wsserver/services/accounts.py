@@ -6,7 +6,7 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import database
+from ..db import CompiledSelect, database
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..ids import hash_secret, new_id, new_secret, now_iso
 from ..models import Account, AclEntry, Token, Workspace
@@ -34,15 +34,17 @@ def account_for_token(secret):
     if not secret or len(secret) > 256:
         return None
     digest = hash_secret(secret)
-    token = (
-        Token.select(Token, Account)
-        .join(Account)
-        .where(Token.token_hash == digest)
-        .first()
-    )
-    if token is None or not hmac.compare_digest(token.token_hash, digest):
+    account = _ACCOUNT_OF_TOKEN.first(digest)
+    if account is None or not hmac.compare_digest(account.token_hash, digest):
         return None
-    return token.account
+    return account
+
+
+# Run on every authenticated request: compiled once (see db.CompiledSelect).
+_ACCOUNT_OF_TOKEN = CompiledSelect(
+    Account,
+    lambda digest: Account.select(Account, Token.token_hash).join(Token).where(Token.token_hash == digest).limit(1),
+)
 
 
 def account_for_password(username, password):

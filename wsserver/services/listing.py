@@ -5,13 +5,13 @@ the query (`ListQuery`), so any wire dialect can sit in front of it. What is
 SQLite-specific (the trigram index) is behind `wsserver.search`.
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from peewee import Case, SQL, fn
 
 from .. import search
-from ..db import database
+from ..db import CompiledSelect, database
 from ..errors import Forbidden
 from ..models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
 from ..permissions import LEVELS, may_list_all
@@ -60,17 +60,23 @@ def list_workspaces(account, query):
     """(the page of Workspace rows, the number of matches before paging)."""
     if query.all and not may_list_all(account):
         raise Forbidden("Only instance admins may list every workspace (all=true).")
+    if not search_terms(query.q):
+        return _list_compiled(account, query)
     page, count = build_queries(account, query)
     return list(page), count.scalar()
 
 
 def build_queries(account, query):
     """The page query and the count query of `query` (running the misspelling look-up if q is given)."""
-    matches = _visible(account, query)
+    account_id, query = _with_stored_values(account.id, query, lambda value: value)
     terms = search_terms(query.q)
-    misspelled = []
+    misspelled = _misspelling_matches(account_id, query, terms) if terms else []
+    return _page_and_count(account_id, query, terms, misspelled)
+
+
+def _page_and_count(account_id, query, terms, misspelled):
+    matches = _visible(account_id, query)
     if terms:
-        misspelled = _misspelling_matches(account, query, terms)
         if any(len(term) >= search.SHORTEST_SUBSTRING for term in terms):
             condition = search.contains_all(terms)
         else:
@@ -91,17 +97,81 @@ def build_queries(account, query):
     return page, count
 
 
-def _visible(account, query):
-    """Workspaces the query may see, with its filters applied."""
+def _with_stored_values(account_id, query, take):
+    """(account id, query) with every value as it is compared in SQL (timestamps as stored text,
+    level as its number) and passed through `take`, which may swap it for a db.Slot."""
+    filters = query.filters
+
+    def optional(value, convert=lambda value: value):
+        return None if value is None else take(convert(value))
+
+    return take(account_id), replace(
+        query,
+        offset=take(query.offset),
+        limit=take(query.limit),
+        filters=Filters(
+            tags=tuple(take(tag) for tag in filters.tags),
+            labels=tuple((take(key), take(value)) for key, value in filters.labels),
+            created_by=optional(filters.created_by),
+            created_after=optional(filters.created_after, stored_timestamp),
+            created_before=optional(filters.created_before, stored_timestamp),
+            updated_after=optional(filters.updated_after, stored_timestamp),
+            updated_before=optional(filters.updated_before, stored_timestamp),
+            level=optional(filters.level, LEVELS.__getitem__),
+        ),
+    )
+
+
+# Listing without q, compiled once per shape (which filters, how many tags and labels, the
+# sort): the values change, the SQL does not. See db.CompiledSelect.
+_COMPILED_SHAPES = {}
+MAX_COMPILED_SHAPES = 256
+
+
+def _list_compiled(account, query):
+    values = []
+
+    def collect(value):
+        values.append(value)
+        return value
+
+    _, stored = _with_stored_values(account.id, query, collect)
+    filters = stored.filters
+    shape = (
+        query.all, query.sort, len(filters.tags), len(filters.labels),
+        tuple(getattr(filters, name) is None for name in _OPTIONAL_FILTERS),
+    )
+    compiled = _COMPILED_SHAPES.get(shape)
+    if compiled is None:
+        def build(which):
+            def query_with(*slots):
+                remaining = iter(slots)
+                account_id, template = _with_stored_values(account.id, query, lambda value: next(remaining))
+                return _page_and_count(account_id, template, [], [])[which]
+            return query_with
+
+        compiled = (CompiledSelect(Workspace, build(0), len(values)), CompiledSelect(Workspace, build(1), len(values)))
+        if len(_COMPILED_SHAPES) >= MAX_COMPILED_SHAPES:
+            _COMPILED_SHAPES.clear()
+        _COMPILED_SHAPES[shape] = compiled
+    page, count = compiled
+    return page.all(*values), count.scalar(*values)
+
+
+_OPTIONAL_FILTERS = ("created_by", "created_after", "created_before", "updated_after", "updated_before", "level")
+
+
+def _visible(account_id, query):
+    """Workspaces the query may see, with its filters applied (values as _with_stored_values gives them)."""
     selected = Workspace.select()
     filters = query.filters
-    if not query.all or filters.level:
+    if not query.all or filters.level is not None:
         # through the (account, workspace) index of AclEntry
         selected = selected.join(
-            AclEntry, on=((AclEntry.account == account.id) & (AclEntry.workspace == Workspace.id))
+            AclEntry, on=((AclEntry.account == account_id) & (AclEntry.workspace == Workspace.id))
         )
-        if filters.level:
-            selected = selected.where(AclEntry.level >= LEVELS[filters.level])
+        if filters.level is not None:
+            selected = selected.where(AclEntry.level >= filters.level)
     side_filters = [
         (WorkspaceTag, WorkspaceTag.tag == tag) for tag in filters.tags
     ] + [
@@ -124,9 +194,9 @@ def _visible(account, query):
         (Workspace.updated_at, filters.updated_after, filters.updated_before),
     ):
         if after is not None:
-            selected = selected.where(column >= stored_timestamp(after))
+            selected = selected.where(column >= after)
         if before is not None:
-            selected = selected.where(column < stored_timestamp(before))
+            selected = selected.where(column < before)
     return selected
 
 
@@ -218,7 +288,7 @@ def words(text):
     return re.findall(r"[^\W_]+", text)
 
 
-def _misspelling_matches(account, query, terms):
+def _misspelling_matches(account_id, query, terms):
     """Ids of workspaces where each term is a substring or a close misspelling of a word, but not all
     are substrings (those are found by the index), closest first. At most MISSPELLING_CANDIDATES."""
     fuzzy_words = [word for term in terms for word in words(term) if allowed_edits(word)]
@@ -226,7 +296,7 @@ def _misspelling_matches(account, query, terms):
         return []
     within = None
     if not query.all or query.filters != Filters():
-        within = _visible(account, query).select(Workspace.id)
+        within = _visible(account_id, query).select(Workspace.id)
     candidates = search.similar_candidates(database, fuzzy_words, within, MISSPELLING_CANDIDATES)
     distances = {}  # (query word, workspace word) -> distance, shared by the candidates
     scored = []

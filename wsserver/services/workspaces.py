@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from flask import current_app
 from peewee import JOIN
 
-from ..db import database
+from ..db import CompiledSelect, database
 from ..errors import Conflict, Invalid, NotFound
 from ..ids import new_id, new_secret, now_iso
 from ..models import AclEntry, Workspace
@@ -30,20 +30,27 @@ def not_found_message(fullname):
 
 def load(account, fullname):
     """(workspace, actor) in one query; (None, None) when no workspace has that name."""
-    row = (
+    row = _WORKSPACE_WITH_LEVEL.first(account.id, fullname)
+    if row is None:
+        return None, None
+    return row, Actor(account.id, row.caller_level, bool(account.admin))
+
+
+# Run by nearly every request on a workspace: compiled once (see db.CompiledSelect).
+_WORKSPACE_WITH_LEVEL = CompiledSelect(
+    Workspace,
+    lambda account_id, fullname: (
         Workspace.select(Workspace, AclEntry.level.alias("caller_level"))
         .join(
             AclEntry,
             JOIN.LEFT_OUTER,
-            on=((AclEntry.workspace == Workspace.id) & (AclEntry.account == account.id)),
+            on=((AclEntry.workspace == Workspace.id) & (AclEntry.account == account_id)),
         )
         .where(Workspace.fullname == fullname)
-        .objects()
-        .first()
-    )
-    if row is None:
-        return None, None
-    return row, Actor(account.id, row.caller_level, bool(account.admin))
+        .limit(1)
+    ),
+    arity=2,
+)
 
 
 def load_for(account, fullname, action):
