@@ -158,6 +158,8 @@ SETTINGS = (
     # Pillow refuses images over ~179 megapixels outright, so larger sides could never be used
     Setting("AVATAR_MAX_SIDE", 4096, _int_between(1, 10000),
             "largest avatar width or height in pixels"),
+    Setting("AVATAR_UPLOADS", 1, _int_between(1, 64),
+            "avatar uploads a worker process handles at once (others wait before their body is read)"),
     Setting("PUBLIC_URL", None, _public_url,
             "absolute base URL used in avatar URLs (else taken from the request)"),
     Setting("WORKERS", min(os.cpu_count() or 1, 4), _int_between(1, 64),

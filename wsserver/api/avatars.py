@@ -1,4 +1,6 @@
 """POST /workspaces/<fullname>/avatar (under the API prefixes) and GET /avatars/<fileName> (at the root)."""
+import functools
+
 from flask import request, send_from_directory
 from flask.views import MethodView
 
@@ -17,11 +19,23 @@ ONE_YEAR = 31536000
 BINARY = {"type": "string", "format": "binary"}
 
 
+def one_upload_at_a_time(view):
+    """Outside the body parsing: a waiting upload has not read its body yet (services.avatars.upload_slot)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        with avatars.upload_slot():
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
 @blp.route("/workspaces/<string:fullname>/avatar")
 class WorkspaceAvatar(MethodView):
     @blp.authenticated
     @blp.errors(400, 403, 404, 413, 415)
-    @blp.arguments(AvatarUploadSchema)
+    @one_upload_at_a_time
+    @blp.arguments(AvatarUploadSchema())
     @blp.response(200, AvatarUploadResultSchema, description="Stored; `workspace.meta.avatar` equals `url`.")
     def post(self, payload, fullname):
         """Upload the workspace's avatar (owners, admins, instance admins).

@@ -12,6 +12,8 @@ write lock, taken up front), so an upload that links a file and a clean-up
 that removes the same file never interleave, across processes too.
 """
 import binascii
+import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -19,6 +21,7 @@ import os
 import re
 import struct
 import tempfile
+import threading
 from dataclasses import dataclass
 
 from flask import current_app
@@ -96,6 +99,50 @@ class AvatarFile:
     etag: str
 
 
+# Uploads in progress in this process, at most AVATAR_UPLOADS (see upload_slot).
+_upload_slots = None
+_upload_slots_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def upload_slot():
+    """Hold one of the process's AVATAR_UPLOADS upload slots while an upload is read and handled.
+
+    Each upload holds several copies of up to AVATAR_MAX_BYTES (the JSON body,
+    the base64 text, the decoded bytes, the decoded pixels, the re-encoded
+    file); letting every server thread do that at once would grow the process
+    by tens of MiB under a burst of uploads. Waiting uploads have not had their
+    body read yet. On the way out the C allocator is asked to hand the freed
+    buffers back to the operating system.
+    """
+    global _upload_slots
+    with _upload_slots_lock:
+        if _upload_slots is None:
+            _upload_slots = threading.BoundedSemaphore(current_app.config["AVATAR_UPLOADS"])
+    with _upload_slots:
+        try:
+            yield
+        finally:
+            _return_freed_memory()
+
+
+def _return_freed_memory():
+    """glibc keeps freed memory for reuse; malloc_trim gives it back. A no-op elsewhere."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
 def avatar_folder():
     return os.path.join(current_app.config["INSTANCE_PATH"], AVATAR_FOLDER)
 
@@ -169,8 +216,9 @@ def decode_data(data, content_type):
             )
         data = data[prefix.end():]
     try:
-        raw = binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error):
+        # straight from the text (no ASCII copy of it); non-ASCII text raises ValueError
+        raw = binascii.a2b_base64(data, strict_mode=True)
+    except ValueError:  # binascii.Error is one
         raise Invalid(
             "The avatar data is not valid base64.",
             {"data": ["Must be standard base64 (A-Z, a-z, 0-9, +, /, padded with =, no whitespace)."]},
