@@ -253,6 +253,32 @@ def test_access_log_masks_secret_query_parameters_and_control_characters(client,
     assert "\nforged" not in text
 
 
+def test_served_access_log_has_every_request_once_after_a_clean_shutdown(instance_path):
+    """The served process writes its log from a writer thread: under concurrent requests no line is
+    lost, doubled or interleaved, and SIGTERM writes what is still queued."""
+    server = LiveServer(instance_path, env={"WSSERVER_LOG_FORMAT": "json"})
+    ids = [f"log-check-{number:04d}" for number in range(400)]
+
+    def send(chunk):
+        with requests.Session() as session:
+            for request_id in chunk:
+                answer = session.get(f"{server.url}{API}/me", headers={**bearer(ADMIN_TOKEN), "X-Request-ID": request_id},
+                                     timeout=10)
+                assert answer.status_code == 200 and answer.headers["X-Request-ID"] == request_id
+
+    threads = [threading.Thread(target=send, args=(ids[start::8],)) for start in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert server.stop() == 0
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    logged = [line["request_id"] for line in lines if line.get("logger") == "wsserver.access"]
+    assert sorted(request_id for request_id in logged if request_id.startswith("log-check-")) == ids
+    assert all(line["path"] == f"{API}/me" and line["status"] == 200 for line in lines
+               if line.get("request_id", "").startswith("log-check-"))
+
+
 # --- backup and restore ------------------------------------------------------------------------
 
 

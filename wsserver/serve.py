@@ -76,14 +76,17 @@ def gunicorn_options(config):
 
 def serve(overrides=None):
     from . import create_app, db
+    from .logs import configure_logging
 
     from gunicorn import util
 
     app = create_app(overrides)
     db.close_connection()  # workers open their own after the fork
+    config = app.config
+    # request threads hand log records to a writer thread instead of queueing on stderr
+    configure_logging(config["LOG_FORMAT"], config["LOG_LEVEL"], config["ACCESS_LOG"], background=True)
     # gunicorn's own error pages (unparseable requests) use the error envelope too
     util.write_error = write_error_envelope
-    config = app.config
     print(
         f"wsserver: serving http://{config['HOST']}:{config['PORT']} "
         f"({config['WORKERS']} processes x {config['THREADS']} threads), instance {config['INSTANCE_PATH']}",
