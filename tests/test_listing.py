@@ -8,6 +8,7 @@ from conftest import API, ADMIN_TOKEN, bearer
 from wsserver import create_app
 from wsserver.db import close_connection, database, open_database
 from wsserver.ids import new_id, new_secret
+from wsserver.migrations import CURRENT_VERSION
 from wsserver.models import Account, AclEntry, SchemaVersion, Token, Workspace
 from wsserver.permissions import LEVELS
 
@@ -700,7 +701,7 @@ def test_a_version_1_database_is_upgraded_and_searchable(tmp_path):
     close_connection()
 
     app = create_app({"INSTANCE_PATH": instance, "ADMIN_TOKEN": ADMIN_TOKEN})
-    assert SchemaVersion.get().version == 2
+    assert SchemaVersion.get().version == CURRENT_VERSION
     client = app.test_client()
     headers = bearer(ADMIN_TOKEN)
     assert_page(listing(client, headers, all="true"), ["legacy-pipeline", "old-archive", "old-metrics"], 3)
@@ -715,8 +716,34 @@ def test_a_version_1_database_is_upgraded_and_searchable(tmp_path):
     assert_page(listing(client, headers, all="true", q="renamed"), ["old-archive"], 1)
 
 
-def test_a_fresh_database_is_at_version_2_with_the_search_index(app):
-    assert SchemaVersion.get().version == 2
+def test_a_version_2_database_gets_the_member_order_column_filled(tmp_path):
+    """Version 3 adds acl_entry.workspace_fullname (the caller's list by name): existing entries are
+    filled by the upgrade, new ones by the trigger, and listings come out the same."""
+    instance = str(tmp_path / "v2-instance")
+    create_app({"INSTANCE_PATH": instance, "ADMIN_TOKEN": ADMIN_TOKEN})
+    account = Account.get(Account.username == "admin")
+    for name in ("delta", "alpha", "charlie", "bravo"):
+        insert(account.id, name, level="user" if name == "charlie" else "owner")
+    # back to the shape of version 2: no column, no index, no trigger
+    database.execute_sql("DROP TRIGGER acl_entry_workspace_fullname")
+    database.execute_sql("DROP INDEX acl_entry_account_id_workspace_fullname_workspace_id")
+    database.execute_sql("ALTER TABLE acl_entry DROP COLUMN workspace_fullname")
+    SchemaVersion.update(version=2).execute()
+    close_connection()
+
+    app = create_app({"INSTANCE_PATH": instance, "ADMIN_TOKEN": ADMIN_TOKEN})
+    assert SchemaVersion.get().version == CURRENT_VERSION
+    assert sorted(entry.workspace_fullname for entry in AclEntry.select()) == ["alpha", "bravo", "charlie", "delta"]
+    client, headers = app.test_client(), bearer(ADMIN_TOKEN)
+    assert client.put(f"{API}/workspaces/alpha-two", json={"fullname": "alpha-two"}, headers=headers).status_code == 201
+    assert AclEntry.get(AclEntry.workspace == Workspace.get(Workspace.fullname == "alpha-two").id).workspace_fullname == "alpha-two"
+    assert_page(listing(client, headers), ["alpha", "alpha-two", "bravo", "charlie", "delta"], 5)
+    assert_page(listing(client, headers, sort="-fullname", limit=2, offset=1), ["charlie", "bravo"], 5)
+    assert_page(listing(client, headers, level="owner", sort="fullname:asc"), ["alpha", "alpha-two", "bravo", "delta"], 4)
+
+
+def test_a_fresh_database_is_at_the_current_version_with_the_search_index(app):
+    assert SchemaVersion.get().version == CURRENT_VERSION
     for table in ("workspace_search", "workspace_search_doc", "workspace_tag", "workspace_label"):
         assert database.table_exists(table)
 

@@ -31,6 +31,9 @@ def open_database(instance_path, busy_timeout_ms=5000):
             ("synchronous", "normal"),
             ("cache_size", -16000),
             ("temp_store", "memory"),
+            # reads through the OS page cache, shared by every connection and worker,
+            # instead of a private copy per connection (list at 100,000: 5.6-6.7 -> 3.8 ms CPU a request)
+            ("mmap_size", 256 * 1024 * 1024),
         ),
         # Write transactions take the write lock up front (BEGIN IMMEDIATE), so
         # two writers queue on busy_timeout instead of failing mid-transaction.
@@ -87,6 +90,11 @@ class CompiledSelect:
         slots = [Slot(f"\x00wsserver-slot-{n}\x00") for n in range(self.arity)]
         sql, params = self.build(*slots).sql()
         positions = [slots.index(value) if value in slots else ("constant", value) for value in params]
+        for slot in positions:
+            # Text that is not a slot would be a value made from an input, frozen into the
+            # compiled query for every later call: a bug in `build`, so refuse it loudly.
+            if not isinstance(slot, int) and not isinstance(slot[1], (int, float, type(None))):
+                raise ValueError(f"a parameter of the compiled query is not a Slot: {slot[1]!r}")
         return sql, positions
 
     def _execute(self, values):

@@ -16,7 +16,7 @@ from . import search
 from .db import database
 from .models import MODELS, SchemaVersion, WorkspaceLabel, WorkspaceTag
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 
 # Sort orders of GET /workspaces that an index serves (ties broken by id).
 LISTING_INDEXES = (
@@ -34,13 +34,46 @@ def install_listing(database):
     search.install(database)
 
 
+# Fills acl_entry.workspace_fullname of every new entry (code never writes it).
+MEMBER_ORDER_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS acl_entry_workspace_fullname AFTER INSERT ON acl_entry
+WHEN NEW.workspace_fullname IS NULL
+BEGIN
+    UPDATE acl_entry SET workspace_fullname = (SELECT fullname FROM workspace WHERE id = NEW.workspace_id)
+    WHERE id = NEW.id;
+END
+"""
+
+
+def install_member_order(database):
+    """The trigger that keeps acl_entry.workspace_fullname filled (column and index come with the model)."""
+    database.execute_sql(MEMBER_ORDER_TRIGGER)
+
+
+def upgrade_member_order(migrator):
+    """Version 3: acl_entry.workspace_fullname, filled for existing entries, its index and trigger."""
+    database = migrator.database
+    columns = {column.name for column in database.get_columns("acl_entry")}
+    if "workspace_fullname" not in columns:
+        database.execute_sql("ALTER TABLE acl_entry ADD COLUMN workspace_fullname VARCHAR(64)")
+    database.execute_sql(
+        "UPDATE acl_entry SET workspace_fullname = (SELECT fullname FROM workspace WHERE id = acl_entry.workspace_id)"
+    )
+    database.execute_sql(
+        "CREATE INDEX IF NOT EXISTS acl_entry_account_id_workspace_fullname_workspace_id "
+        "ON acl_entry (account_id, workspace_fullname, workspace_id)"
+    )
+    install_member_order(database)
+
+
 # version -> function(migrator) bringing a database from version - 1 to version
 UPGRADES = {
     2: lambda migrator: install_listing(migrator.database),
+    3: upgrade_member_order,
 }
 
 # functions(database) that finish a brand-new database after create_tables
-EXTRA_SETUP = [install_listing]
+EXTRA_SETUP = [install_listing, install_member_order]
 
 
 class SchemaTooNew(RuntimeError):

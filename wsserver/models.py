@@ -75,6 +75,9 @@ class AclEntry(BaseModel):
     # permissions.LEVELS maps names to these ranks: higher is more.
     level = IntegerField()
     created_at = CharField(max_length=32)
+    # A copy of the workspace's fullname (which never changes), filled in by a trigger
+    # (migrations.MEMBER_ORDER_TRIGGER): the caller's workspaces by name are one index range.
+    workspace_fullname = CharField(max_length=64, null=True)
 
     class Meta:
         indexes = (
@@ -82,6 +85,8 @@ class AclEntry(BaseModel):
             (("workspace", "account"), True),
             # "workspaces of account A" (GET /workspaces, /me)
             (("account", "workspace"), False),
+            # "workspaces of account A by name" (GET /workspaces, default order)
+            (("account", "workspace_fullname", "workspace"), False),
         )
 
 

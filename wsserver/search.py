@@ -123,17 +123,21 @@ def _phrase(text):
     return '"' + text.replace('"', '""') + '"'
 
 
+def like_text(text):
+    """`text` for a LIKE pattern with ESCAPE '\\': its wildcards match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like_pattern(text):
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{like_text(text)}%"
 
 
-def contains_all(terms):
+def contains_all(terms, take=lambda value: value):
     """A condition on Workspace: every term is a substring of its fullname, title, a tag or a label value.
 
     Case-insensitive. Terms of 3+ characters go through the trigram index;
     shorter ones (too short for trigrams) are checked with LIKE on the rows the
-    longer terms found. At least one term must have 3+ characters (else this
+    longer terms found. Each parameter goes through `take` (see listing._page_and_count). At least one term must have 3+ characters (else this
     would scan every row).
     """
     long_terms = [term for term in terms if len(term) >= SHORTEST_SUBSTRING]
@@ -141,12 +145,12 @@ def contains_all(terms):
     if not long_terms:
         raise ValueError("contains_all needs a term of at least 3 characters")
     conditions = [f"{SEARCH_TABLE} MATCH ?"]
-    params = [" AND ".join(_phrase(term) for term in long_terms)]
+    params = [take(" AND ".join(_phrase(term) for term in long_terms))]
     for term in short_terms:
         conditions.append(
             "(" + " OR ".join(f"{SEARCH_TABLE}.{column} LIKE ? ESCAPE '\\'" for column in SEARCH_COLUMNS) + ")"
         )
-        params.extend([_like_pattern(term)] * len(SEARCH_COLUMNS))
+        params.extend([take(_like_pattern(term))] * len(SEARCH_COLUMNS))
     subquery = (
         f"(SELECT d.workspace_id FROM {SEARCH_TABLE} JOIN {DOC_TABLE} AS d ON d.doc = {SEARCH_TABLE}.rowid "
         f"WHERE {' AND '.join(conditions)})"

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
-from peewee import Case, SQL, fn
+from peewee import OP, SQL, Case, Expression, NodeList, fn
 
 from .. import search
 from ..db import CompiledSelect, database
@@ -60,40 +60,78 @@ def list_workspaces(account, query):
     """(the page of Workspace rows, the number of matches before paging)."""
     if query.all and not may_list_all(account):
         raise Forbidden("Only instance admins may list every workspace (all=true).")
-    if not search_terms(query.q):
-        return _list_compiled(account, query)
-    page, count = build_queries(account, query)
-    return list(page), count.scalar()
+    return _list_compiled(account, query)
 
 
 def build_queries(account, query):
     """The page query and the count query of `query` (running the misspelling look-up if q is given)."""
-    account_id, query = _with_stored_values(account.id, query, lambda value: value)
+    account_id, stored = _with_stored_values(account.id, query, _as_is)
     terms = search_terms(query.q)
-    misspelled = _misspelling_matches(account_id, query, terms) if terms else []
-    return _page_and_count(account_id, query, terms, misspelled)
+    misspelled = _misspelling_matches(account_id, stored, terms) if terms else []
+    return _page_and_count(account_id, stored, terms, misspelled, _as_is)
 
 
-def _page_and_count(account_id, query, terms, misspelled):
+def _as_is(value):
+    return value
+
+
+def _page_and_count(account_id, query, terms, misspelled, take):
+    """Page and count queries. Every value that may differ between two calls of the same shape
+    (see _list_compiled) goes through `take`: the values of `query` already have, `terms` and
+    `misspelled` (ids) are taken here."""
+    if _by_name_in_memberships(query, terms):
+        return _page_and_count_by_name(account_id, query)
     matches = _visible(account_id, query)
+    misspelled = [take(workspace_id) for workspace_id in misspelled]
     if terms:
         if any(len(term) >= search.SHORTEST_SUBSTRING for term in terms):
-            condition = search.contains_all(terms)
+            condition = search.contains_all(terms, take)
         else:
-            condition = _starts_with(terms)
+            condition = _starts_with(terms, take)
         if misspelled:
             condition = condition | Workspace.id.in_(misspelled)
         matches = matches.where(condition)
     if query.sort:
         order = _sort_order(query.sort)
     elif terms:
-        order = [*_relevance(terms, misspelled), Workspace.fullname, Workspace.id]
+        order = [*_relevance(terms, misspelled, take), Workspace.fullname, Workspace.id]
     else:
         order = [Workspace.fullname, Workspace.id]
     # Page over ids first (an index walk for deep offsets), then read only those rows.
     page_ids = matches.select(Workspace.id).order_by(*order).offset(query.offset).limit(query.limit)
     page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*order)
     count = matches.select(fn.COUNT(SQL("*")))
+    return page, count
+
+
+def _by_name_in_memberships(query, terms):
+    """The caller's own workspaces in name order, filtered at most by level: the most common listing."""
+    filters = query.filters
+    return (
+        not query.all
+        and not terms
+        and len(query.sort) <= 1
+        and all(key.field == "fullname" for key in query.sort)
+        and filters == Filters(level=filters.level)
+    )
+
+
+def _page_and_count_by_name(account_id, query):
+    """The page as one range of the (account, workspace_fullname, workspace) index, whatever the
+    number of memberships; the count from the caller's entries alone."""
+    descending = bool(query.sort) and query.sort[0].descending
+    members = AclEntry.select(AclEntry.workspace).where(AclEntry.account == account_id)
+    if query.filters.level is not None:
+        members = members.where(AclEntry.level >= query.filters.level)
+    order = (AclEntry.workspace_fullname, AclEntry.workspace)
+    page_ids = (
+        members.order_by(*(column.desc() if descending else column.asc() for column in order))
+        .offset(query.offset)
+        .limit(query.limit)
+    )
+    rows_order = [Workspace.fullname.desc(), Workspace.id.desc()] if descending else [Workspace.fullname, Workspace.id]
+    page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*rows_order)
+    count = members.select(fn.COUNT(SQL("*")))
     return page, count
 
 
@@ -129,25 +167,37 @@ MAX_COMPILED_SHAPES = 256
 
 
 def _list_compiled(account, query):
+    terms = search_terms(query.q)
+    misspelled = []
+    if terms:
+        _, stored = _with_stored_values(account.id, query, _as_is)
+        misspelled = _misspelling_matches(account.id, stored, terms)
     values = []
 
     def collect(value):
         values.append(value)
         return value
 
-    _, stored = _with_stored_values(account.id, query, collect)
+    # the values in the order the query builders take them
+    account_id, stored = _with_stored_values(account.id, query, collect)
+    _page_and_count(account_id, stored, terms, misspelled, collect)
     filters = stored.filters
     shape = (
         query.all, query.sort, len(filters.tags), len(filters.labels),
         tuple(getattr(filters, name) is None for name in _OPTIONAL_FILTERS),
+        tuple(len(term) >= search.SHORTEST_SUBSTRING for term in terms), len(misspelled),
     )
     compiled = _COMPILED_SHAPES.get(shape)
     if compiled is None:
         def build(which):
             def query_with(*slots):
                 remaining = iter(slots)
-                account_id, template = _with_stored_values(account.id, query, lambda value: next(remaining))
-                return _page_and_count(account_id, template, [], [])[which]
+
+                def next_slot(value):
+                    return next(remaining)
+
+                account_id, template = _with_stored_values(account.id, query, next_slot)
+                return _page_and_count(account_id, template, terms, misspelled, next_slot)[which]
             return query_with
 
         compiled = (CompiledSelect(Workspace, build(0), len(values)), CompiledSelect(Workspace, build(1), len(values)))
@@ -243,30 +293,36 @@ def search_terms(q):
     return list(dict.fromkeys(q.lower().split()))
 
 
-def _starts_with(terms):
+def _starts_with(terms, take):
     """For queries too short for a substring search: the name or the title starts with them."""
     name, text = "-".join(terms), " ".join(terms)
     title = fn.lower(Workspace.title)
     # index ranges (fullname, lower(title)): U+10FFFF is the largest character
-    return ((Workspace.fullname >= name) & (Workspace.fullname < name + "\U0010ffff")) | (
-        (title >= text) & (title < text + "\U0010ffff")
+    return ((Workspace.fullname >= take(name)) & (Workspace.fullname < take(name + "\U0010ffff"))) | (
+        (title >= take(text)) & (title < take(text + "\U0010ffff"))
     )
 
 
-def _relevance(terms, misspelled):
+def _like(column, pattern):
+    """column LIKE pattern, with backslash escaping the wildcards (search.like_text)."""
+    return Expression(column, OP.ILIKE, NodeList((pattern, SQL("ESCAPE '\\'"))))
+
+
+def _relevance(terms, misspelled, take):
     """ORDER BY terms: exact name, exact title, name prefix, title prefix, in the name, elsewhere,
-    then the misspellings, closest first (they match none of the tiers above: those imply substrings)."""
+    then the misspellings, closest first (they match none of the tiers above: those imply substrings).
+    `misspelled` holds the ids as taken."""
     name = "-".join(terms)  # fullnames are kebab-case: "data pipeline" is the name data-pipeline
     text = " ".join(terms)
     title = fn.lower(Workspace.title)
     tier = Case(
         None,
         [
-            (Workspace.fullname == name, EXACT_NAME),
-            (title == text, EXACT_TITLE),
-            (Workspace.fullname.startswith(name), NAME_PREFIX),
-            (title.startswith(text), TITLE_PREFIX),
-            (Workspace.fullname.contains(name), IN_NAME),
+            (Workspace.fullname == take(name), EXACT_NAME),
+            (title == take(text), EXACT_TITLE),
+            (_like(Workspace.fullname, take(search.like_text(name) + "%")), NAME_PREFIX),
+            (_like(title, take(search.like_text(text) + "%")), TITLE_PREFIX),
+            (_like(Workspace.fullname, take("%" + search.like_text(name) + "%")), IN_NAME),
         ],
         ELSEWHERE,
     )
