@@ -33,6 +33,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -699,7 +700,20 @@ def targets(rows, sizes):
     return out
 
 
-def markdown(rows, sizes, meta):
+def startup_times(runs):
+    """Milliseconds from launching `python app.py` (one worker, fresh instance) to its first 200 from
+    /healthz, `runs` times: how long a test suite waits for wsserver as its test double (bench/startup.py)."""
+    import types
+
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
+    import startup
+
+    options = types.SimpleNamespace(workers=1, test_mode=False, seed_file=None, root=TREE)
+    return [startup.one_start(options) for _ in range(runs)]
+
+
+def markdown(rows, sizes, meta, startup_ms=()):
     lines = ["### Requests per second and latency", ""]
     lines.append("| N | system | operation | req/s | p50 ms | p99 ms | server CPU ms/req | requests | non-2xx | socket errors | load (1 min) | check |")
     lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -734,6 +748,10 @@ def markdown(rows, sizes, meta):
             f"{rss['after_warmup_kib'] / 1024:.1f} | {rss['peak_kib'] / 1024:.1f} | "
             f"{(rss['peak_kib'] - rss['before_kib']) / 1024:.1f} | {(rss['peak_kib'] - rss['after_warmup_kib']) / 1024:.1f} |"
         )
+    if startup_ms:
+        lines += ["", "### Start-up", "",
+                  f"Launch of `python app.py` (one worker, fresh instance) to its first 200 from /healthz, "
+                  f"{len(startup_ms)} runs: min {min(startup_ms):.0f} ms, median {statistics.median(startup_ms):.0f} ms."]
     lines += ["", "### Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     for description, measured, verdict in targets(rows, sizes):
         lines.append(f"| {description} | {measured} | {verdict} |")
@@ -908,8 +926,11 @@ def main(argv=None):
         log(f"server logs kept in {os.path.join(run_folder, 'logs')}")
     else:
         shutil.rmtree(run_folder, ignore_errors=True)
+    startup_ms = startup_times(3 if arguments.quick else 7)
+    log(f"start-up, launch to the first 200 from /healthz: min {min(startup_ms):.0f} ms, "
+        f"median {statistics.median(startup_ms):.0f} ms")
     meta = machine_notes(settings, tools, started_load, load_average(), fills, env_settings)
-    report = markdown(rows, settings["sizes"], meta)
+    report = markdown(rows, settings["sizes"], meta, startup_ms)
     title = "## wsserver benchmark" + (" (quick mode: tiny N, figures meaningless)" if arguments.quick else "")
     print(f"\n{title}\n\n{report}", flush=True)
     with open(os.path.join(output, "results.md"), "w", encoding="utf-8") as handle:
@@ -917,7 +938,8 @@ def main(argv=None):
                      f"chart: results.png.\n\n{report}")
     with open(os.path.join(output, "results.json"), "w", encoding="utf-8") as handle:
         json.dump({"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-                   "conditions": meta, "rows": [dict(row.__dict__, valid=row.valid) for row in rows]},
+                   "conditions": meta, "startup_ms": startup_ms,
+                   "rows": [dict(row.__dict__, valid=row.valid) for row in rows]},
                   handle, indent=2)
     draw_chart(rows, settings["sizes"], os.path.join(output, "results.png"))
     print(f"bench: wrote {os.path.join(output, 'results.md')}, results.json and results.png", flush=True)

@@ -52,8 +52,9 @@ def one_start(arguments):
         if arguments.seed_file:
             environment["WSSERVER_SEED_FILE"] = os.path.abspath(arguments.seed_file)
         started = time.perf_counter()
+        root = getattr(arguments, "root", None) or ROOT
         process = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "app.py")], cwd=ROOT, env=environment,
+            [sys.executable, os.path.join(root, "app.py")], cwd=root, env=environment,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:

@@ -51,5 +51,6 @@ def test_quick_benchmark_runs_and_prints_every_row(tmp_path):
                 assert row.search(out), f"no row for N={size} {system} {operation}:\n{report}"
     assert "### wsserver against the others" in out, report
     assert "### Targets" in out, report
+    assert re.search(r"first 200 from /healthz, 3 runs: min \d+ ms, median \d+ ms", out), report
     for name in ("results.md", "results.json", "results.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
