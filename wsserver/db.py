@@ -111,8 +111,11 @@ class CompiledSelect:
             # column name -> the model's field, else the name itself (an extra attribute); the same every run
             by_column = self.model._meta.columns
             self._columns = [by_column.get(description[0]) or description[0] for description in cursor.description]
-        instance = self.model(__no_default__=1)
-        data = instance.__data__
+        # what Model.__init__(__no_default__=1) sets up, without its keyword handling
+        instance = self.model.__new__(self.model)
+        instance.__data__ = data = {}
+        instance._dirty = set()
+        instance.__rel__ = {}
         for column, value in zip(self._columns, row):
             if isinstance(column, str):
                 setattr(instance, column, value)

@@ -180,7 +180,8 @@ def _list_compiled(account, query):
 
     # the values in the order the query builders take them
     account_id, stored = _with_stored_values(account.id, query, collect)
-    _page_and_count(account_id, stored, terms, misspelled, collect)
+    if terms:  # without terms, _page_and_count takes no value of its own
+        _page_and_count(account_id, stored, terms, misspelled, collect)
     filters = stored.filters
     shape = (
         query.all, query.sort, len(filters.tags), len(filters.labels),
