@@ -71,8 +71,9 @@ RATE_LIMIT_NOTE = (
     "would answer 429 to a benchmark after its first 300 requests."
 )
 
-LONG = {"sizes": (1000, 100000), "members": 1000, "duration": 10, "warmup": 2, "connections": 32, "threads": 2}
-QUICK = {"sizes": (100, 1000), "members": 50, "duration": 1, "warmup": 0, "connections": 8, "threads": 2}
+LONG = {"sizes": (1000, 100000), "members": 1000, "duration": 10, "warmup": 2, "connections": 32, "threads": 2,
+        "repeat": 3}
+QUICK = {"sizes": (100, 1000), "members": 50, "duration": 1, "warmup": 0, "connections": 8, "threads": 2, "repeat": 1}
 
 
 class SetupError(Exception):
@@ -380,6 +381,7 @@ class Row:
     load1: float = 0.0
     first_bad: str = ""
     rss: dict = field(default_factory=dict)
+    runs_rps: list = field(default_factory=list)  # req/s of each measured run (the figures are the median's)
 
     @property
     def valid(self):
@@ -564,21 +566,36 @@ def run_size(size, settings, work, run_folder, token, tools, profile):
                 if settings["warmup"]:
                     run_wrk(tools["wrk"], service.port, request, token, settings["warmup"], settings)
                 rss_warm = tree_rss_kib(pid)
-                load1 = load_average()[0]
-                cpu_before = tree_cpu_seconds(pid)
-                with RssSampler(pid) as sampler:
-                    result = run_wrk(tools["wrk"], service.port, request, token, settings["duration"], settings)
-                cpu_used = tree_cpu_seconds(pid) - cpu_before
+                runs, peak = [], 0
+                # The machine is shared: each figure is the median (by req/s) of `repeat` runs.
+                for _ in range(settings["repeat"]):
+                    run = Row(size, system, operation)
+                    load1 = load_average()[0]
+                    cpu_before = tree_cpu_seconds(pid)
+                    with RssSampler(pid) as sampler:
+                        result = run_wrk(tools["wrk"], service.port, request, token, settings["duration"], settings)
+                    cpu_used = tree_cpu_seconds(pid) - cpu_before
+                    fill_row(run, result, load1)
+                    run.cpu_ms = cpu_used * 1000 / max(run.requests, 1)
+                    peak = max(peak, sampler.peak)
+                    runs.append(run)
+                    log(f"  {run.rps:,.1f} req/s p50 {run.p50_ms:.2f} ms p99 {run.p99_ms:.2f} ms "
+                        f"CPU {run.cpu_ms:.2f} ms/req non-2xx {run.non_2xx} socket errors {run.socket_errors}"
+                        + (f" first non-2xx: {run.first_bad[:120]}" if run.first_bad else ""))
                 if profiler:
                     finish_profiler(profiler)
-                fill_row(row, result, load1)
-                row.cpu_ms = cpu_used * 1000 / max(row.requests, 1)
-                row.rss = {"before_kib": rss_before, "after_warmup_kib": rss_warm, "peak_kib": sampler.peak,
+                median = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+                for name in ("requests", "rps", "p50_ms", "p99_ms", "non_2xx", "socket_errors", "first_bad", "load1",
+                             "cpu_ms"):
+                    setattr(row, name, getattr(median, name))
+                # every run must be clean for the figure to count
+                row.non_2xx = sum(run.non_2xx for run in runs)
+                row.socket_errors = sum(run.socket_errors for run in runs)
+                row.first_bad = next((run.first_bad for run in runs if run.first_bad), "")
+                row.runs_rps = [round(run.rps, 1) for run in runs]
+                row.rss = {"before_kib": rss_before, "after_warmup_kib": rss_warm, "peak_kib": peak,
                            "end_kib": tree_rss_kib(pid), "processes": len(process_tree(pid))}
                 rows.append(row)
-                log(f"  {row.rps:,.1f} req/s p50 {row.p50_ms:.2f} ms p99 {row.p99_ms:.2f} ms "
-                    f"non-2xx {row.non_2xx} socket errors {row.socket_errors}"
-                    + (f" first non-2xx: {row.first_bad[:120]}" if row.first_bad else ""))
         finally:
             service.stop()
     shutil.rmtree(data["folder"], ignore_errors=True)  # hundreds of MB at N=100,000
@@ -715,13 +732,14 @@ def startup_times(runs):
 
 def markdown(rows, sizes, meta, startup_ms=()):
     lines = ["### Requests per second and latency", ""]
-    lines.append("| N | system | operation | req/s | p50 ms | p99 ms | server CPU ms/req | requests | non-2xx | socket errors | load (1 min) | check |")
-    lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    lines.append("| N | system | operation | req/s | p50 ms | p99 ms | server CPU ms/req | requests | non-2xx | socket errors | load (1 min) | check | req/s of each run |")
+    lines.append("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for row in rows:
         lines.append(
             f"| {row.size:,} | {row.system} | {OPERATION_NAMES[row.operation]} | {row.rps:,.1f} | {row.p50_ms:.2f} | "
             f"{row.p99_ms:.2f} | {row.cpu_ms:.2f} | {row.requests:,} | {row.non_2xx:,} | {row.socket_errors:,} | {row.load1:.2f} | "
-            f"{row.check if row.valid or row.check != 'ok' else 'ok, but errors: not a valid figure'} |"
+            f"{row.check if row.valid or row.check != 'ok' else 'ok, but errors: not a valid figure'} | "
+            f"{', '.join(f'{rps:,.0f}' for rps in row.runs_rps)} |"
         )
     lines += ["", "### wsserver against the others", ""]
     lines.append("| N | operation | wsserver req/s | ÷ bare Flask | ÷ json-server | CPU ms/req: wsserver / bare Flask / json-server |")
@@ -839,7 +857,9 @@ def machine_notes(settings, tools, started_load, ended_load, fills, env_settings
         f"{' / '.join(f'{v:.2f}' for v in started_load)}, at end {' / '.join(f'{v:.2f}' for v in ended_load)}; "
         "the machine is shared, so other people's work competes for the same CPUs (see the load column)",
         f"load generator: {tools['wrk-version']}, {settings['threads']} threads, {settings['connections']} connections, "
-        f"{settings['warmup']} s warm-up then {settings['duration']} s measured per operation, timeout {settings['timeout']} s; "
+        f"{settings['warmup']} s warm-up then {settings['repeat']} measured runs of {settings['duration']} s per operation "
+        f"(each figure is from the median run by req/s; a figure counts only if every run was clean), "
+        f"timeout {settings['timeout']} s; "
         "it runs on the same CPUs as the servers",
         f"wsserver: `python app.py --port P`, {env_settings['WORKERS']} worker processes × {env_settings['THREADS']} "
         f"threads (gunicorn gthread), access log {'on' if env_settings['ACCESS_LOG'] else 'off'}. {RATE_LIMIT_NOTE}",
@@ -870,6 +890,7 @@ def parse_arguments(argv):
     parser.add_argument("--warmup", type=int, help="warm-up seconds per operation")
     parser.add_argument("--connections", type=int, help="wrk connections")
     parser.add_argument("--threads", type=int, help="wrk threads")
+    parser.add_argument("--repeat", type=int, help="measured runs per figure; the median by req/s is kept (default 3)")
     parser.add_argument("--timeout", type=int, default=30, help="wrk per-request timeout in seconds")
     parser.add_argument("--tree", default=ROOT,
                         help="wsserver checkout to measure (default: this one), e.g. a copy with a proposed change")
@@ -887,7 +908,7 @@ def main(argv=None):
     INSTALL_TIMEOUT = arguments.install_timeout
     TREE = os.path.abspath(arguments.tree)
     settings = dict(QUICK if arguments.quick else LONG)
-    for name in ("members", "duration", "warmup", "connections", "threads"):
+    for name in ("members", "duration", "warmup", "connections", "threads", "repeat"):
         if getattr(arguments, name) is not None:
             settings[name] = getattr(arguments, name)
     if arguments.sizes:
