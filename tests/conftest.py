@@ -205,3 +205,26 @@ def live_server(instance_path):
     server = LiveServer(instance_path)
     yield server
     server.stop()
+
+
+def assert_error(response, status, details=None):
+    """The contract's envelope {"error": {"message": str, "details": dict}}, as JSON (a Flask test
+    response); `details`, when given, are exactly the fields it names."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "details"}
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    if details is not None:
+        assert set(body["error"]["details"]) == set(details), body
+    return body["error"]
+
+
+def assert_no_content(response):
+    """204: no body at all, and nothing claiming there is one."""
+    assert response.status_code == 204, response.get_data(as_text=True)
+    assert response.get_data() == b""
+    assert response.headers.get("Content-Length") in (None, "0")
+    assert "Content-Type" not in response.headers

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import ADMIN_TOKEN, API, basic, bearer
+from conftest import ADMIN_TOKEN, API, assert_error, basic, bearer
 from wsserver import create_app
 from wsserver.db import database_path
 from wsserver.ids import TOKEN_PREFIX
@@ -16,20 +16,6 @@ from wsserver.permissions import LEVELS
 
 # Harmless when the setting is unknown: extra keys pass through to Flask's config.
 QUIET_LIMITS = {"RATE_LIMIT": "100000/minute"}
-
-
-def assert_error(response, status, details=None):
-    """The contract's envelope: {"error": {"message": str, "details": dict}}, as JSON."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"message", "details"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    if details is not None:
-        assert set(body["error"]["details"]) == set(details)
-    return body["error"]
 
 
 def assert_unauthorized(response):

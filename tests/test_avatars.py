@@ -11,7 +11,7 @@ import zlib
 import pytest
 from PIL import Image, ImageSequence
 
-from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, bearer
+from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, assert_error, bearer
 from wsserver import create_app
 from wsserver.models import Workspace
 
@@ -114,19 +114,6 @@ def png_with_size(total):
     result = body + iend
     assert len(result) == total
     return result
-
-
-def assert_error(response, status, details=None):
-    """The contract's envelope, as JSON; `details`, when given, are exactly the fields named."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"message", "details"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    if details is not None:
-        assert set(body["error"]["details"]) == set(details), body
-    return body["error"]
 
 
 def assert_upload_ok(response, extension, workspace_name, base="http://localhost"):

@@ -4,23 +4,9 @@ import logging
 
 import pytest
 
-from conftest import ADMIN_TOKEN, API, bearer
+from conftest import ADMIN_TOKEN, API, assert_error, bearer
 from wsserver import create_app
 from wsserver.models import Workspace
-
-
-def assert_error(response, status, details=None):
-    """The contract's envelope: {"error": {"message": str, "details": dict}}, as JSON."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = json.loads(response.get_data(as_text=True))
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"message", "details"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    if details is not None:
-        assert set(body["error"]["details"]) == set(details)
-    return body["error"]
 
 
 # Every route that takes a JSON body, with a valid body for it.

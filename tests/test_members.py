@@ -5,34 +5,12 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_TOKEN, API, bearer
+from conftest import ADMIN_TOKEN, API, assert_error, assert_no_content, bearer
 from wsserver.models import AclEntry, Workspace
 from wsserver.permissions import LEVELS
 
 LEVEL_NAMES = ["owner", "admin", "developer", "user"]
 ROLES = LEVEL_NAMES + ["outsider", "instance-admin"]
-
-
-def assert_error(response, status, details=None):
-    """The contract's envelope: {"error": {"message": str, "details": dict}}, as JSON."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"message", "details"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    if details is not None:
-        assert set(body["error"]["details"]) == set(details)
-    return body["error"]
-
-
-def assert_no_content(response):
-    """204: no body at all, and nothing claiming there is one."""
-    assert response.status_code == 204, response.get_data(as_text=True)
-    assert response.get_data() == b""
-    assert response.headers.get("Content-Length") in (None, "0")
-    assert "Content-Type" not in response.headers
 
 
 def pause():

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import API, bearer
+from conftest import API, assert_error, bearer
 from wsserver.models import AclEntry, Workspace
 from wsserver.permissions import LEVELS
 
@@ -13,20 +13,6 @@ ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 VIEW_FIELDS = {"id", "fullname", "tags", "labels", "meta", "createdAt", "updatedAt", "createdBy"}
 SHORT_FIELDS = {"id", "fullname", "tags", "labels", "meta"}
 MEMBER_LEVELS = ["owner", "admin", "developer", "user"]
-
-
-def assert_error(response, status, details=None):
-    """The contract's envelope: {"error": {"message": str, "details": dict}}, as JSON."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"message", "details"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    if details is not None:
-        assert set(body["error"]["details"]) == set(details)
-    return body["error"]
 
 
 def tick():
