@@ -1,5 +1,5 @@
 """Accounts, /me and tokens."""
-from marshmallow import Schema, ValidationError, fields, pre_dump, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from wsserver.permissions import LEVEL_NAMES
 
@@ -7,6 +7,7 @@ from .common import StrictBoolean, WholeStringRegexp
 from .workspaces import WorkspaceViewShortSchema
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+USERNAME_VALIDATOR = WholeStringRegexp(USERNAME_PATTERN, error="1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
 
 
 class AccountSchema(Schema):
@@ -32,7 +33,7 @@ class MeSchema(AccountSchema):
 
 class AccountCreateSchema(Schema):
     username = fields.String(
-        required=True, validate=WholeStringRegexp(USERNAME_PATTERN, error="1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
+        required=True, validate=USERNAME_VALIDATOR
     )
     nickname = fields.String(validate=validate.Length(min=1, max=128))
     password = fields.String(validate=validate.Length(min=8, max=1024))

@@ -13,23 +13,20 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from wsserver.ids import canonical_time, hash_secret
 from wsserver.permissions import LEVELS
 
-from .common import StrictBoolean
-from .workspaces import MAX_LABELS, MAX_TAGS, MetaInputSchema
+from .accounts import USERNAME_VALIDATOR
+from .common import StrictBoolean, WholeStringRegexp
+from .workspaces import FULLNAME_VALIDATORS, MAX_LABELS, MAX_TAGS, MetaInputSchema, distinct
 
 SEED_FORMAT_VERSION = 1
 
 
 def _whole(pattern, error):
-    """A regexp over the whole value (a bare `$` would let a final newline through)."""
-    return validate.Regexp(rf"\A(?:{pattern})\Z", error=error)
+    return WholeStringRegexp(pattern, error=error)
 
 
 ID = _whole(r"[A-Za-z0-9_.-]{1,32}", "1-32 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
-USERNAME = _whole(r"[A-Za-z0-9_.-]{1,64}", "1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
-FULLNAME = [
-    validate.Length(min=2, max=64),
-    _whole(r"[a-z0-9]+(?:-[a-z0-9]+)*", "Must be kebab-case: lowercase letters and digits separated by single hyphens."),
-]
+USERNAME = USERNAME_VALIDATOR
+FULLNAME = FULLNAME_VALIDATORS
 # What a Bearer token can be: visible ASCII (no spaces), at most what authentication reads.
 TOKEN = _whole(r"[\x21-\x7e]{1,256}", "1-256 visible ASCII characters (no spaces).")
 INVITE = _whole(r"[\x21-\x7e]{1,64}", "1-64 visible ASCII characters (no spaces).")
@@ -46,11 +43,6 @@ class Timestamp(fields.String):
             return canonical_time(value)
         except ValueError:
             raise ValidationError("Not an ISO 8601 date and time (e.g. 2024-05-01T12:00:00Z).") from None
-
-
-def _distinct(values):
-    if len(set(values)) != len(values):
-        raise ValidationError("Tags must be distinct.")
 
 
 class SeedAccountSchema(Schema):
@@ -76,7 +68,7 @@ class SeedWorkspaceSchema(Schema):
     fullname = fields.String(required=True, validate=FULLNAME)
     invite = fields.String(validate=INVITE, metadata={"description": "Generated when left out."})
     tags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=64)), validate=[validate.Length(max=MAX_TAGS), _distinct]
+        fields.String(validate=validate.Length(min=1, max=64)), validate=[validate.Length(max=MAX_TAGS), distinct]
     )
     labels = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=64)),

@@ -81,7 +81,13 @@ class MetaInputSchema(Schema):
     )
 
 
-def _distinct(values):
+FULLNAME_VALIDATORS = [
+    validate.Length(min=2, max=64),
+    WholeStringRegexp(FULLNAME_PATTERN, error="Must be kebab-case: lowercase letters and digits separated by single hyphens."),
+]
+
+
+def distinct(values):
     if len(set(values)) != len(values):
         raise ValidationError("Tags must be distinct.")
 
@@ -89,14 +95,14 @@ def _distinct(values):
 class WorkspacePutSchema(Schema):
     fullname = fields.String(
         required=True,
-        validate=[validate.Length(min=2, max=64), WholeStringRegexp(FULLNAME_PATTERN, error="Must be kebab-case: lowercase letters and digits separated by single hyphens.")],
+        validate=FULLNAME_VALIDATORS,
         metadata={"description": "Must equal the name in the path."},
     )
     createOnly = StrictBoolean(metadata={"description": "Answer 409 if the workspace exists."})
     resetInvite = StrictBoolean(metadata={"description": "Replace the invite token; the old one stops working."})
     tags = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
-        validate=[validate.Length(max=MAX_TAGS), _distinct],
+        validate=[validate.Length(max=MAX_TAGS), distinct],
     )
     labels = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=64)),

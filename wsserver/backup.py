@@ -17,12 +17,13 @@ from datetime import datetime, timezone
 
 from .db import DATABASE_FILE
 from .services.avatars import AVATAR_FOLDER
+from .services.test_mode import STATE_FOLDER as TEST_MODE_FOLDER
 
 MANIFEST = "MANIFEST.json"
 FORMAT = "wsserver-backup/1"
 ATTEMPTS = 5
 # Files of an instance folder that are settings, not data: restore leaves them alone.
-NOT_DATA = {"config.py", ".gitkeep", "README.md", "ratelimit.sqlite3", "ratelimit.sqlite3-wal", "ratelimit.sqlite3-shm", "test-mode"}
+NOT_DATA = {"config.py", ".gitkeep", "README.md", "ratelimit.sqlite3", "ratelimit.sqlite3-wal", "ratelimit.sqlite3-shm", TEST_MODE_FOLDER}
 
 
 class BackupError(Exception):

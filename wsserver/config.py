@@ -30,14 +30,18 @@ def _optional_text(value):
     return value or None
 
 
+def _integer(value):
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected an integer") from None
+
+
 def _int_between(low, high):
     def parse(value):
-        if isinstance(value, bool):
-            raise ValueError("expected an integer")
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise ValueError("expected an integer") from None
+        number = _integer(value)
         if not low <= number <= high:
             raise ValueError(f"expected an integer from {low} to {high}")
         return number
@@ -124,12 +128,7 @@ def _optional_time(value):
 def _optional_integer(value):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        raise ValueError("expected an integer")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError("expected an integer") from None
+    return _integer(value)
 
 
 @dataclass(frozen=True)

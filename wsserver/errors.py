@@ -57,8 +57,13 @@ MESSAGES = {
 }
 
 
+def envelope(message, details=None):
+    """The body of every error answer."""
+    return {"error": {"message": message, "details": details or {}}}
+
+
 def error_response(status, message=None, details=None, headers=None):
-    response = jsonify({"error": {"message": message or MESSAGES.get(status, "Error."), "details": details or {}}})
+    response = jsonify(envelope(message or MESSAGES.get(status, "Error."), details))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

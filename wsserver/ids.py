@@ -66,10 +66,6 @@ def configure(seed=None, fixed_time=None, counter=None):
     _fixed_time = None if fixed_time is None else canonical_time(fixed_time)
 
 
-def is_deterministic():
-    return _generator is not None
-
-
 def generator_position():
     """Where the deterministic sequence stands (None in random mode)."""
     return None if _generator is None else _generator.counter.value()

@@ -11,10 +11,11 @@ To change the schema: change the models, add UPGRADES[CURRENT_VERSION + 1]
 that brings an old database to the new shape, and bump CURRENT_VERSION.
 """
 from playhouse.migrate import SqliteMigrator
+from playhouse.migrate import migrate as apply_operations
 
 from . import search
 from .db import database
-from .models import MODELS, SchemaVersion, WorkspaceLabel, WorkspaceTag
+from .models import MODELS, AclEntry, SchemaVersion, WorkspaceLabel, WorkspaceTag
 
 CURRENT_VERSION = 3
 
@@ -55,14 +56,11 @@ def upgrade_member_order(migrator):
     database = migrator.database
     columns = {column.name for column in database.get_columns("acl_entry")}
     if "workspace_fullname" not in columns:
-        database.execute_sql("ALTER TABLE acl_entry ADD COLUMN workspace_fullname VARCHAR(64)")
+        apply_operations(migrator.add_column("acl_entry", "workspace_fullname", AclEntry.workspace_fullname))
     database.execute_sql(
         "UPDATE acl_entry SET workspace_fullname = (SELECT fullname FROM workspace WHERE id = acl_entry.workspace_id)"
     )
-    database.execute_sql(
-        "CREATE INDEX IF NOT EXISTS acl_entry_account_id_workspace_fullname_workspace_id "
-        "ON acl_entry (account_id, workspace_fullname, workspace_id)"
-    )
+    AclEntry._schema.create_indexes(safe=True)  # the model's indexes; those that exist are left alone
     install_member_order(database)
 
 

@@ -81,6 +81,10 @@ def may_remove_entry(actor, target_level, is_own_entry):
     return False
 
 
-def may_list_all(account):
-    """Listing every workspace of the instance (GET /workspaces?all=true) is for instance admins."""
+def may_administer_instance(account):
+    """What concerns the whole instance (listing every workspace with all=true, the test-mode
+    reset and request log) is for instance admins."""
     return bool(account.admin)
+
+
+may_list_all = may_administer_instance

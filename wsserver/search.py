@@ -132,7 +132,7 @@ def _like_pattern(text):
     return f"%{like_text(text)}%"
 
 
-def contains_all(terms, take=lambda value: value):
+def contains_all(terms, take):
     """A condition on Workspace: every term is a substring of its fullname, title, a tag or a label value.
 
     Case-insensitive. Terms of 3+ characters go through the trigram index;

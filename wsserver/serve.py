@@ -38,7 +38,9 @@ def write_error_envelope(sock, status_int, reason, mesg):
 
     from gunicorn import util
 
-    body = json.dumps({"error": {"message": f"{reason}: {mesg}" if mesg else reason, "details": {}}}).encode()
+    from .errors import envelope
+
+    body = json.dumps(envelope(f"{reason}: {mesg}" if mesg else reason)).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
         f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n"

@@ -444,7 +444,7 @@ def _store(account, fullname, file_name, content, url):
         if placed:
             discard_files([file_name])  # rolled back: gone unless another workspace uses the same bytes
         else:
-            _remove_quietly(temporary)
+            remove_quietly(temporary)
         raise
     return workspaces.WorkspaceAccess(workspace, actor), previous
 
@@ -458,7 +458,7 @@ def _write_temporary(folder, content):
             os.fsync(handle.fileno())
         os.chmod(path, 0o644)  # readable by a front web server serving /avatars directly
     except BaseException:
-        _remove_quietly(path)
+        remove_quietly(path)
         raise
     return path
 
@@ -474,7 +474,7 @@ def _sync_folder(folder):
         os.close(descriptor)
 
 
-def _remove_quietly(path):
+def remove_quietly(path):
     try:
         os.remove(path)
     except FileNotFoundError:
@@ -503,7 +503,7 @@ def discard_files(names):
                 .tuples()
             }
             for name in sorted(names - referenced):
-                _remove_quietly(os.path.join(folder, name))
+                remove_quietly(os.path.join(folder, name))
     except Exception:
         log.warning("could not remove avatar files %s", sorted(names), exc_info=True)
 
@@ -535,7 +535,7 @@ def remove_unreferenced_files():
             name for (name,) in Workspace.select(Workspace.avatar_file).where(Workspace.avatar_file.is_null(False)).tuples()
         }
         for name in sorted(stored - referenced):
-            _remove_quietly(os.path.join(folder, name))
+            remove_quietly(os.path.join(folder, name))
 
 
 # --- serving --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from peewee import OP, SQL, Case, Expression, NodeList, fn
 from .. import search
 from ..db import CompiledSelect, database
 from ..errors import Forbidden
+from ..ids import format_time
 from ..models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
 from ..permissions import LEVELS, may_list_all
 
@@ -30,6 +31,9 @@ EXACT_NAME, EXACT_TITLE, NAME_PREFIX, TITLE_PREFIX, IN_NAME, ELSEWHERE = range(6
 class SortKey:
     field: str  # one of SORT_FIELDS
     descending: bool = False
+
+
+BY_NAME = (SortKey("fullname"),)  # the default order
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def _page_and_count(account_id, query, terms, misspelled, take):
     elif terms:
         order = [*_relevance(terms, misspelled, take), Workspace.fullname, Workspace.id]
     else:
-        order = [Workspace.fullname, Workspace.id]
+        order = _sort_order(BY_NAME)
     # Page over ids first (an index walk for deep offsets), then read only those rows.
     page_ids = matches.select(Workspace.id).order_by(*order).offset(query.offset).limit(query.limit)
     page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*order)
@@ -129,8 +133,7 @@ def _page_and_count_by_name(account_id, query):
         .offset(query.offset)
         .limit(query.limit)
     )
-    rows_order = [Workspace.fullname.desc(), Workspace.id.desc()] if descending else [Workspace.fullname, Workspace.id]
-    page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*rows_order)
+    page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*_sort_order(query.sort or BY_NAME))
     count = members.select(fn.COUNT(SQL("*")))
     return page, count
 
@@ -167,11 +170,6 @@ MAX_COMPILED_SHAPES = 256
 
 
 def _list_compiled(account, query):
-    terms = search_terms(query.q)
-    misspelled = []
-    if terms:
-        _, stored = _with_stored_values(account.id, query, _as_is)
-        misspelled = _misspelling_matches(account.id, stored, terms)
     values = []
 
     def collect(value):
@@ -180,7 +178,10 @@ def _list_compiled(account, query):
 
     # the values in the order the query builders take them
     account_id, stored = _with_stored_values(account.id, query, collect)
+    terms = search_terms(query.q)
+    misspelled = []
     if terms:  # without terms, _page_and_count takes no value of its own
+        misspelled = _misspelling_matches(account_id, stored, terms)
         _page_and_count(account_id, stored, terms, misspelled, collect)
     filters = stored.filters
     shape = (
@@ -266,7 +267,7 @@ def stored_timestamp(moment):
             moment += timedelta(microseconds=1000 - extra)
         except OverflowError:  # the last millisecond of year 9999
             pass
-    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return format_time(moment)
 
 
 def _sort_order(keys):

@@ -33,7 +33,6 @@ from . import accounts as account_service
 
 log = logging.getLogger("wsserver")
 
-FORMATS = ("json", "yaml")
 SEED_TOKEN_NAME = "seed"
 _BATCH = 100
 

@@ -21,10 +21,12 @@ from flask import current_app
 from .. import ids
 from ..db import database
 from ..errors import Conflict, Forbidden
+from ..permissions import may_administer_instance
+from .avatars import AVATAR_FOLDER, avatar_folder, is_avatar_file_name, remove_quietly
 
 log = logging.getLogger("wsserver")
 
-# services.seed and services.avatars are imported where needed: a normal start-up needs neither.
+# services.seed is imported where needed: a normal start-up does not need it.
 
 STATE_FOLDER = "test-mode"
 STATE_FILE = "state.sqlite3"
@@ -159,26 +161,13 @@ def configure_test_mode(settings):
 # --- baseline and reset -----------------------------------------------------------------------------
 
 
-def _avatar_folder():
-    from .avatars import avatar_folder
-
-    return avatar_folder()
-
-
 def _copies_folder(store):
-    from .avatars import AVATAR_FOLDER
-
     return os.path.join(store.folder, AVATAR_FOLDER)
 
 
 def _avatar_files():
-    from .avatars import TEMPORARY_PREFIX
-
-    folder = _avatar_folder()
-    return {
-        name for name in os.listdir(folder)
-        if not name.startswith(TEMPORARY_PREFIX) and os.path.isfile(os.path.join(folder, name))
-    }
+    folder = avatar_folder()
+    return {name for name in os.listdir(folder) if is_avatar_file_name(name)}
 
 
 def _link_or_copy(source, target):
@@ -196,11 +185,11 @@ def capture_baseline():
     with database.atomic():
         document = seed.capture_state()
         files = _avatar_files()
-        copies = _copies_folder(store)
+        folder, copies = avatar_folder(), _copies_folder(store)
         shutil.rmtree(copies, ignore_errors=True)
         os.makedirs(copies)
         for name in files:
-            _link_or_copy(os.path.join(_avatar_folder(), name), os.path.join(copies, name))
+            _link_or_copy(os.path.join(folder, name), os.path.join(copies, name))
     store.save_baseline(document, ids.generator_position(), files)
 
 
@@ -208,28 +197,27 @@ def reset(actor):
     """Restore the baseline in one transaction; returns what it holds ({accounts, workspaces, memberships})."""
     from . import seed
 
-    if not actor.admin:
+    if not may_administer_instance(actor):
         raise Forbidden("Only instance administrators may reset the instance.")
     store = current_store()
     baseline = store.baseline()
     if baseline is None:
         raise Conflict("No state to reset to was recorded (restart the server in test mode).")
     document, position, files = baseline
-    folder = _avatar_folder()
+    folder = avatar_folder()
     copies = _copies_folder(store)
     # Files are put back or removed under the write lock, so no upload interleaves.
     with database.atomic():
         seed.replace_state(document)
         present = _avatar_files()
         for name in sorted(present - files):
-            try:
-                os.remove(os.path.join(folder, name))
-            except FileNotFoundError:
-                pass
+            remove_quietly(os.path.join(folder, name))
         for name in sorted(files - present):
             _link_or_copy(os.path.join(copies, name), os.path.join(folder, name))
     ids.rewind_generator(position)
     store.clear_requests()
+    for limiter in current_app.extensions.get("limiter", ()):
+        limiter.reset()
     return {
         "accounts": len(document["accounts"]),
         "workspaces": len(document["workspaces"]),
@@ -249,6 +237,6 @@ def record_request(method, path, query, status, body_size, username=None):
 
 
 def recent_requests(actor):
-    if not actor.admin:
+    if not may_administer_instance(actor):
         raise Forbidden("Only instance administrators may read the request log.")
     return current_store().requests()
