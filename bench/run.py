@@ -32,7 +32,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,11 @@ ROOT = os.path.dirname(HERE)
 TREE = ROOT  # the wsserver checkout measured (--tree)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import startup  # noqa: E402  (bench/startup.py: the start-up timer, and free_port)
+from startup import free_port  # noqa: E402
 
 JSON_SERVER_VERSION = "0.17.4"
 INSTALL_TIMEOUT = 240  # seconds, per install command (--install-timeout)
@@ -215,12 +219,6 @@ def avatar_upload_file(work):
 
 
 # --- servers ------------------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http_call(port, method, path, token=None, body=None, timeout=60):
@@ -721,10 +719,6 @@ def startup_times(runs):
     """Milliseconds from launching `python app.py` (one worker, fresh instance) to its first 200 from
     /healthz, `runs` times: how long a test suite waits for wsserver as its test double (bench/startup.py)."""
     import types
-
-    if HERE not in sys.path:
-        sys.path.insert(0, HERE)
-    import startup
 
     options = types.SimpleNamespace(workers=1, test_mode=False, seed_file=None, root=TREE)
     return [startup.one_start(options) for _ in range(runs)]

@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 import requests
 
-from conftest import ADMIN_TOKEN, API, bearer
+from conftest import ADMIN_TOKEN, API, assert_error, bearer
 
 WS = "target-ws"
 
@@ -28,16 +28,6 @@ def snapshot(seeded):
             for table in ("account", "token", "workspace", "acl_entry")
         }
     return tables, sorted(os.listdir(seeded["avatars"]))
-
-
-def assert_envelope(response, statuses):
-    assert response.status_code in statuses, (response.status_code, response.get_data(as_text=True)[:300])
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body
 
 
 WRONG_VALUES = [1, -1, 1.5, True, None, "", "x" * 300, [], [1], ["a", None], {}, {"a": 1}, {"a": None}]
@@ -88,7 +78,7 @@ def test_wrong_type_in_every_field_is_refused_and_changes_nothing(client, seeded
     before = snapshot(seeded)
     body = dict(BODY_FIELDS[(method, path)]["base"], **{field: value})
     response = client.open(path.replace("ENTRY", seeded["entry"]), method=method, json=body, headers=admin_headers)
-    assert_envelope(response, {400, 401, 403, 404, 413, 415, 422})
+    assert_error(response, {400, 401, 403, 404, 413, 415, 422})
     assert snapshot(seeded) == before
 
 
@@ -96,7 +86,7 @@ def test_oversized_body_is_413_and_changes_nothing(client, seeded, admin_headers
     before = snapshot(seeded)
     huge = b'{"fullname": "' + b"a" * (app.config["MAX_CONTENT_LENGTH"] + 1) + b'"}'
     response = client.put(f"{API}/workspaces/{WS}", data=huge, headers={**admin_headers, "Content-Type": "application/json"})
-    assert_envelope(response, {413})
+    assert_error(response, {413})
     assert snapshot(seeded) == before
 
 
@@ -115,7 +105,7 @@ def test_oversized_body_is_413_and_changes_nothing(client, seeded, admin_headers
 def test_malformed_json_bodies_are_refused(client, seeded, admin_headers, payload):
     before = snapshot(seeded)
     response = client.put(f"{API}/workspaces/{WS}", data=payload, headers={**admin_headers, "Content-Type": "application/json"})
-    assert_envelope(response, {400, 422})
+    assert_error(response, {400, 422})
     assert snapshot(seeded) == before
 
 
@@ -124,7 +114,7 @@ def test_malformed_json_bodies_are_refused(client, seeded, admin_headers, payloa
 def test_non_json_bodies_are_415(client, seeded, admin_headers, content_type):
     before = snapshot(seeded)
     response = client.put(f"{API}/workspaces/{WS}", data=b"fullname=target-ws", headers={**admin_headers, "Content-Type": content_type})
-    assert_envelope(response, {415})
+    assert_error(response, {415})
     assert snapshot(seeded) == before
 
 
@@ -146,8 +136,8 @@ def test_path_traversal_in_every_path_parameter_is_404(client, seeded, admin_hea
     for method, path in paths:
         kwargs = {"json": {"level": "user"}} if method == "PUT" else {}
         response = client.open(path, method=method, headers=admin_headers, **kwargs)
-        body = assert_envelope(response, {400, 404, 405})
-        assert "root:" not in str(body)
+        error = assert_error(response, {400, 404, 405})
+        assert "root:" not in str(error)
     assert snapshot(seeded) == before
 
 

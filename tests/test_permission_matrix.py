@@ -6,26 +6,16 @@ account that is not a member), anonymous (no credentials), instance admin
 the contract's, and no answer to an outsider reveals the workspace's members,
 tags, labels or title.
 """
-import base64
-import io
 
 import pytest
 
-from conftest import ADMIN_TOKEN, API, bearer
+from conftest import ADMIN_TOKEN, API, bearer, png_base64
 
 WS = "matrix-ws"
 SECRET_TITLE = "Secret Title Xyzzy"
 SECRET_TAG = "secret-tag-plugh"
 SECRET_LABEL = "secret-label-value-frotz"
 ROLES = ("owner", "admin", "developer", "user", "outsider", "anonymous", "instance_admin")
-
-
-def png_base64():
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 4), "blue").save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 @pytest.fixture
@@ -57,7 +47,7 @@ def _call(client, world, route):
         "delete_workspace": lambda h: client.delete(f"{API}/workspaces/{WS}", headers=h),
         "upload_avatar": lambda h: client.post(
             f"{API}/workspaces/{WS}/avatar",
-            json={"filename": "a.png", "contentType": "image/png", "data": png_base64()}, headers=h),
+            json={"filename": "a.png", "contentType": "image/png", "data": png_base64("blue", side=4)}, headers=h),
         "list_acl": lambda h: client.get(f"{API}/workspaces/{WS}/acl", headers=h),
         "join_with_invite": lambda h: client.post(f"{API}/workspaces/{WS}/acl", json={"invite": world["invite"]}, headers=h),
         "join_with_wrong_invite": lambda h: client.post(f"{API}/workspaces/{WS}/acl", json={"invite": "wss_wrong"}, headers=h),

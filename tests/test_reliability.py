@@ -6,8 +6,6 @@ variables below make them longer, and the figures are printed).
   WSSERVER_SOAK_SECONDS   how long the 16 client threads run (CI: 8)
   WSSERVER_CRASH_KILLS    how many times the server is SIGKILLed (CI: 3)
 """
-import base64
-import io
 import os
 import random
 import signal
@@ -17,7 +15,7 @@ import time
 
 import requests
 
-from conftest import ADMIN_TOKEN, API, LiveServer, bearer
+from conftest import ADMIN_TOKEN, API, bearer, LiveServer, png_base64
 
 SOAK_SECONDS = float(os.environ.get("WSSERVER_SOAK_SECONDS", "8"))
 CRASH_KILLS = int(os.environ.get("WSSERVER_CRASH_KILLS", "3"))
@@ -25,12 +23,8 @@ SHARED_NAMES = [f"shared-{n}" for n in range(5)]
 LEVELS = ["owner", "admin", "developer", "user"]
 
 
-def png_base64(seed):
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (6, 6), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
+def seeded_png(seed):
+    return png_base64((seed % 256, (seed * 7) % 256, (seed * 13) % 256), side=6)
 
 
 def _create_accounts(url, count):
@@ -102,7 +96,7 @@ def test_conflicting_operations_from_16_threads_keep_every_invariant(instance_pa
                     record(session.get(base, headers=bearer(token), timeout=30))
                 elif operation == "avatar":
                     record(session.post(base + "/avatar", json={"filename": "x.png", "contentType": "image/png",
-                                                                "data": png_base64(rng.randint(0, 5))},
+                                                                "data": seeded_png(rng.randint(0, 5))},
                                         headers=bearer(token), timeout=30))
                 else:
                     view = session.get(base, headers=bearer(ADMIN_TOKEN), timeout=30)
@@ -162,7 +156,7 @@ def test_acknowledged_writes_survive_sigkill_and_restart(instance_path):
                         acknowledged[name] = str(number)
                         if number % 5 == 0:
                             session.post(f"{server.url}{API}/workspaces/{name}/avatar",
-                                         json={"filename": "a.png", "contentType": "image/png", "data": png_base64(number)},
+                                         json={"filename": "a.png", "contentType": "image/png", "data": seeded_png(number)},
                                          headers=bearer(ADMIN_TOKEN), timeout=5)
                 except requests.RequestException:
                     return  # the server died under us

@@ -1,8 +1,6 @@
 """The test-double toolkit: seed files, export, test mode (reset, request log), deterministic ids and time."""
-import base64
 import concurrent.futures
 import hashlib
-import io
 import json
 import logging
 import os
@@ -14,7 +12,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import ADMIN_TOKEN, API, ROOT, TEST_RATE_LIMIT, LiveServer, basic, bearer
+from conftest import ADMIN_TOKEN, API, ROOT, TEST_RATE_LIMIT, basic, bearer, LiveServer, png_base64
 from wsserver import create_app
 from wsserver.config import ConfigError
 from wsserver.services import test_mode
@@ -87,14 +85,6 @@ def export_text(app, path):
     assert result.exit_code == 0, result.output
     with open(path, encoding="utf-8") as handle:
         return handle.read()
-
-
-def png_base64(color="red"):
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(out, "PNG")
-    return base64.b64encode(out.getvalue()).decode()
 
 
 def avatar_files(app):

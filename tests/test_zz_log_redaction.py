@@ -4,26 +4,16 @@ It first drives a flow full of recognisable secrets (password, tokens,
 invite, avatar data) through an in-process app and a real server, then
 searches everything the session logged, in-process and server output alike.
 """
-import base64
-import io
 import re
 
 import requests
 
-from conftest import ADMIN_TOKEN, API, CAPTURED_LOGS, LiveServer, basic, bearer
+from conftest import ADMIN_TOKEN, API, CAPTURED_LOGS, basic, bearer, LiveServer, png_base64
 
 CANARY_PASSWORD = "canary-Passw0rd-never-logged"
 TOKEN_LIKE = re.compile(r"wss_[A-Za-z0-9_-]{16,}")
 # base64 openings of PNG, JPEG, GIF and WebP files
 IMAGE_BASE64 = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR")
-
-
-def _png_base64():
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def _drive_secret_flow(post, get, put):
@@ -38,7 +28,7 @@ def _drive_secret_flow(post, get, put):
     post(f"{API}/workspaces/canary-ws/acl", {"invite": created["invite"]}, bearer(other))
     post(f"{API}/workspaces/canary-ws/acl", {"invite": "wss_wrong-invite-token-value-000000"}, bearer(other))
     post(f"{API}/workspaces/canary-ws/avatar",
-         {"filename": "a.png", "contentType": "image/png", "data": _png_base64()}, bearer(token))
+         {"filename": "a.png", "contentType": "image/png", "data": png_base64()}, bearer(token))
     get(f"{API}/me?access_token={token}", {})
 
 
