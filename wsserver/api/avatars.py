@@ -19,11 +19,15 @@ ONE_YEAR = 31536000
 BINARY = {"type": "string", "format": "binary"}
 
 
-def one_upload_at_a_time(view):
-    """Outside the body parsing: a waiting upload has not read its body yet (services.avatars.upload_slot)."""
+def body_first_then_the_upload_slot(view):
+    """Read the whole body first, holding nothing; then take the process's upload slot for parsing,
+    checking, decoding and re-encoding (the service gives it back before storing: see
+    services.avatars.upload_slot). A client sending its body slowly holds its own thread only."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
+        if request.is_json:  # what the body parser will read (anything else got 415 already)
+            request.get_data(cache=True)  # at most the request body limit (413 beyond, before reading)
         with avatars.upload_slot():
             return view(*args, **kwargs)
 
@@ -34,7 +38,7 @@ def one_upload_at_a_time(view):
 class WorkspaceAvatar(MethodView):
     @blp.authenticated
     @blp.errors(400, 403, 404, 413, 415)
-    @one_upload_at_a_time
+    @body_first_then_the_upload_slot
     @blp.arguments(AvatarUploadSchema())
     @blp.response(200, AvatarUploadResultSchema, description="Stored; `workspace.meta.avatar` equals `url`.")
     def post(self, payload, fullname):

@@ -1,31 +1,32 @@
-"""Avatar files under <instance>/avatars/: checking, re-encoding, storing, discarding.
+"""Avatar files under <instance>/avatars/: uploading, storing, discarding, serving.
 
-An upload is decoded (strict base64), checked (size, declared type, a real
-image of that type within the pixel limits), re-encoded with Pillow so no
-metadata survives, and stored under a content-addressed name
+An upload is decoded (strict base64), checked and re-encoded by
+services.images (size, declared type, a real image of that type within the
+pixel limits, every frame measured before any pixel is decoded; no metadata
+survives), and stored under a content-addressed name
 (`<sha256 of the stored bytes>.<extension>`). Files are immutable: a new
 avatar is a new file, and a file is removed only when no workspace refers to
 it any more.
 
 File moves and removals happen inside a database write transaction (SQLite's
 write lock, taken up front), so an upload that links a file and a clean-up
-that removes the same file never interleave, across processes too.
+that removes the same file never interleave, across processes too. A removal
+that fails after its commit is retried in the background (see discard_files).
 """
+import atexit
 import binascii
 import contextlib
 import functools
 import hashlib
-import io
 import logging
 import os
 import re
-import struct
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 
 from flask import current_app
-from PIL import Image, ImageOps, ImageSequence
 
 from ..db import database
 from ..errors import Invalid, NotFound, TooLarge
@@ -33,6 +34,7 @@ from ..ids import now_iso
 from ..models import Workspace
 from ..permissions import Action
 from . import workspaces
+from .images import CONTENT_TYPES, IMAGE_TYPES, TYPES_BY_EXTENSION, reencode  # CONTENT_TYPES: also api, schemas
 
 log = logging.getLogger("wsserver")
 
@@ -41,41 +43,10 @@ AVATAR_FOLDER = "avatars"
 # Uploads are written to a temporary file with this prefix, then renamed into place.
 TEMPORARY_PREFIX = ".upload-"
 
-
-@dataclass(frozen=True)
-class ImageType:
-    content_type: str
-    extension: str
-    # Pillow format names accepted for this type (MPO: a JPEG with extra frames, as cameras write).
-    formats: tuple
-
-
-IMAGE_TYPES = {
-    image_type.content_type: image_type
-    for image_type in (
-        ImageType("image/png", "png", ("PNG",)),
-        ImageType("image/jpeg", "jpg", ("JPEG", "MPO")),
-        ImageType("image/gif", "gif", ("GIF",)),
-        ImageType("image/webp", "webp", ("WEBP",)),
-    )
-}
-CONTENT_TYPES = tuple(IMAGE_TYPES)
-TYPES_BY_EXTENSION = {image_type.extension: image_type for image_type in IMAGE_TYPES.values()}
-
 # The only names ever stored and served: a SHA-256 in lowercase hex and one of our extensions.
 FILE_NAME_PATTERN = re.compile(r"[0-9a-f]{64}\.(?:png|jpg|gif|webp)")
 
 DATA_URL_PREFIX = re.compile(r"data:([A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+)?;base64,", re.IGNORECASE)
-
-# Animations: at most this many frames, and all frames together at most as many
-# pixels as the largest still image (AVATAR_MAX_SIDE squared): bounds memory and CPU.
-MAX_FRAMES = 500
-JPEG_QUALITY = 90
-WEBP_QUALITY = 80  # libwebp's own default
-
-# Per-image information kept when re-encoding; everything else (EXIF, XMP, ICC
-# profiles, comments, text chunks, dpi...) is dropped.
-KEPT_INFO = ("transparency",)
 
 
 @dataclass(frozen=True)
@@ -99,31 +70,59 @@ class AvatarFile:
     etag: str
 
 
-# Uploads in progress in this process, at most AVATAR_UPLOADS (see upload_slot).
+# Uploads being parsed, decoded and re-encoded in this process, at most AVATAR_UPLOADS (see upload_slot).
 _upload_slots = None
 _upload_slots_lock = threading.Lock()
+_slot_holder = threading.local()
 
 
-@contextlib.contextmanager
-def upload_slot():
-    """Hold one of the process's AVATAR_UPLOADS upload slots while an upload is read and handled.
-
-    Each upload holds several copies of up to AVATAR_MAX_BYTES (the JSON body,
-    the base64 text, the decoded bytes, the decoded pixels, the re-encoded
-    file); letting every server thread do that at once would grow the process
-    by tens of MiB under a burst of uploads. Waiting uploads have not had their
-    body read yet. On the way out the C allocator is asked to hand the freed
-    buffers back to the operating system.
-    """
+def _slots():
     global _upload_slots
     with _upload_slots_lock:
         if _upload_slots is None:
             _upload_slots = threading.BoundedSemaphore(current_app.config["AVATAR_UPLOADS"])
-    with _upload_slots:
-        try:
-            yield
-        finally:
-            _return_freed_memory()
+        return _upload_slots
+
+
+@contextlib.contextmanager
+def upload_slot():
+    """Hold one of the process's AVATAR_UPLOADS slots while an upload is parsed, decoded and re-encoded.
+
+    Decoding is where an upload takes memory: the parsed base64 text and the
+    decoded bytes (up to AVATAR_MAX_BYTES each, ~1.4 MiB and 1 MiB at the
+    default), the pixels (up to 4 bytes x AVATAR_MAX_SIDE² over all frames: 64
+    MiB at the default 4096, plus Pillow's working copies) and the re-encoded
+    file. Letting every server thread do that at once would grow the process by
+    hundreds of MiB under a burst of uploads; the slot lets AVATAR_UPLOADS do it
+    at a time.
+
+    The slot is never held while a body is being received: the API reads the
+    whole body first (bounded by the request body limit, the base64 of
+    AVATAR_MAX_BYTES plus 64 KiB), then takes the slot for parsing the JSON; a
+    client sending its body slowly holds its own server thread, never the slot.
+    Leaving any `upload_slot()` block gives the thread's slot back, and a block
+    entered while the thread holds one uses that one: so upload_avatar's block
+    around decoding and re-encoding ends the slot before the file is written
+    and the database waited for. A process thus holds at most AVATAR_UPLOADS
+    decoding working sets, plus one received body (up to the request body
+    limit, ~1.4 MiB at the default; about twice that for a moment while it is
+    being read) for each server thread waiting for the slot, plus, for each
+    upload being stored, its base64 text and its re-encoded file. On the way
+    out the C allocator is asked to hand the freed buffers back to the
+    operating system.
+    """
+    if not getattr(_slot_holder, "holds", False):
+        _slots().acquire()
+        _slot_holder.holds = True
+    try:
+        yield
+    finally:
+        if _slot_holder.holds:
+            _slot_holder.holds = False
+            try:
+                _return_freed_memory()
+            finally:
+                _slots().release()
 
 
 def _return_freed_memory():
@@ -183,14 +182,16 @@ def upload_avatar(account, fullname, content_type, data, request_base_url):
             "The content type is not an allowed image type.",
             {"contentType": [f"Must be one of: {', '.join(CONTENT_TYPES)}."]},
         )
-    raw = decode_data(data, content_type)
     limit = current_app.config["AVATAR_MAX_BYTES"]
-    if len(raw) > limit:
-        raise TooLarge(
-            f"The avatar is {len(raw)} bytes; at most {limit} bytes are allowed.",
-            {"data": [f"At most {limit} bytes once decoded."]},
-        )
-    stored = reencode(raw, image_type, current_app.config["AVATAR_MAX_SIDE"])
+    with upload_slot():  # (already taken by the API once the body was read); given back before storing
+        raw = decode_data(data, content_type)
+        if len(raw) > limit:
+            raise TooLarge(
+                f"The avatar is {len(raw)} bytes; at most {limit} bytes are allowed.",
+                {"data": [f"At most {limit} bytes once decoded."]},
+            )
+        stored = reencode(raw, image_type, current_app.config["AVATAR_MAX_SIDE"])
+        del raw
     file_name = f"{hashlib.sha256(stored).hexdigest()}.{image_type.extension}"
     url = f"{public_base_url(request_base_url)}/{AVATAR_FOLDER}/{file_name}"
     access, previous = _store(account, fullname, file_name, stored, url)
@@ -226,198 +227,6 @@ def decode_data(data, content_type):
     if not raw:
         raise Invalid("The avatar data is empty.", {"data": ["Must not be empty."]})
     return raw
-
-
-def _not_an_image(image_type):
-    message = f"The data is not a valid {image_type.content_type} image."
-    return Invalid(message, {"data": [message]})
-
-
-def reencode(raw, image_type, max_side):
-    """The image in `raw`, checked and saved again by Pillow without metadata (bytes).
-
-    Raises Invalid when `raw` is not a complete image of `image_type`, is larger
-    than `max_side` pixels on a side, or is an animation over the frame budget.
-    The pixel dimensions are checked from the header, before any pixel is decoded.
-    """
-    _check_header(raw, image_type, max_side)
-    out = io.BytesIO()
-    try:
-        with _open(raw, image_type) as image:
-            if image_type.extension == "jpg":
-                _save_jpeg(image, out)
-            elif image_type.extension == "png":
-                _save_png(image, out)
-            elif image_type.extension == "gif":
-                _save_gif(image, out)
-            else:
-                _save_webp(image, out, lossless=_webp_is_lossless(raw))
-    except Invalid:
-        raise
-    except Exception as exc:  # any failure to decode untrusted bytes means "not a valid image"
-        log.info("avatar rejected: %s: %s", type(exc).__name__, exc)
-        raise _not_an_image(image_type) from None
-    return out.getvalue()
-
-
-def _open(raw, image_type):
-    image = Image.open(io.BytesIO(raw), formats=list(image_type.formats))
-    if image.format not in image_type.formats:
-        raise _not_an_image(image_type)
-    return image
-
-
-def _check_header(raw, image_type, max_side):
-    """Dimensions and frame count from the header, then Pillow's integrity check (no pixels decoded)."""
-    try:
-        image = _open(raw, image_type)
-    except Image.DecompressionBombError:
-        raise Invalid(
-            "The image declares too many pixels.",
-            {"data": [f"At most {max_side}x{max_side} pixels."]},
-        ) from None
-    except Invalid:
-        raise
-    except Exception:  # not recognised as this format at all
-        raise _not_an_image(image_type) from None
-    with image:
-        width, height = image.size
-        if not (1 <= width <= max_side and 1 <= height <= max_side):
-            raise Invalid(
-                f"The image is {width}x{height} pixels; at most {max_side}x{max_side} are allowed.",
-                {"data": [f"At most {max_side} pixels wide and {max_side} pixels high."]},
-            )
-        try:
-            frames = _frame_count(image, image_type)
-        except Exception:
-            raise _not_an_image(image_type) from None
-        if frames > MAX_FRAMES or frames * width * height > max_side * max_side:
-            raise Invalid(
-                "The animation is too large.",
-                {"data": [f"At most {MAX_FRAMES} frames and {max_side * max_side} pixels over all frames."]},
-            )
-        try:
-            image.verify()
-        except Exception:
-            raise _not_an_image(image_type) from None
-
-
-def _frame_count(image, image_type):
-    if image_type.extension == "jpg":
-        return 1  # the extra frames of an MPO are dropped
-    return getattr(image, "n_frames", 1)
-
-
-def _kept_info(image):
-    return {key: image.info[key] for key in KEPT_INFO if key in image.info}
-
-
-def _clean(frame):
-    """A copy of `frame` with no metadata but what drawing it needs."""
-    clean = frame.copy()
-    clean.info = _kept_info(frame)
-    return clean
-
-
-def _upright(image):
-    """A clean copy of a still image, turned as its EXIF orientation says (the tag itself goes)."""
-    image.load()
-    try:
-        turned = ImageOps.exif_transpose(image)  # a new image, turned or not
-    except Exception:  # a broken EXIF block: keep the pixels as they are
-        turned = image.copy()
-    turned.info = _kept_info(image)
-    return turned
-
-
-def _orientation(image):
-    try:
-        return image.getexif().get(0x0112, 1)  # EXIF Orientation
-    except Exception:
-        return 1
-
-
-def _save_jpeg(image, out):
-    image.load()
-    if image.format == "JPEG" and image.mode in ("L", "RGB") and _orientation(image) in (1, None):
-        # Same quantisation tables and subsampling as the upload: no generation loss, no growth.
-        image.info = {}
-        image.save(out, "JPEG", quality="keep", subsampling="keep")
-        return
-    still = _upright(image)
-    if still.mode not in ("L", "RGB"):
-        still = still.convert("RGB")
-    still.save(out, "JPEG", quality=JPEG_QUALITY)
-
-
-def _animation(image, mode=None):
-    """Clean copies of every frame (optionally converted to `mode`), with their durations in ms."""
-    frames, durations = [], []
-    for frame in ImageSequence.Iterator(image):
-        clean = _clean(frame)
-        if mode and clean.mode != mode:
-            clean = clean.convert(mode)
-        frames.append(clean)
-        durations.append(int(frame.info.get("duration") or 0))
-    return frames, durations
-
-
-def _loop(image):
-    loop = image.info.get("loop")
-    return {} if loop is None else {"loop": int(loop)}
-
-
-def _save_png(image, out):
-    if getattr(image, "n_frames", 1) > 1:  # APNG
-        loop = _loop(image)
-        frames, durations = _animation(image, "RGBA")
-        frames[0].save(out, "PNG", save_all=True, append_images=frames[1:], duration=durations, **loop)
-        return
-    _upright(image).save(out, "PNG")
-
-
-def _save_gif(image, out):
-    if getattr(image, "n_frames", 1) > 1:
-        loop = _loop(image)
-        frames, durations = _animation(image)
-        frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=durations, **loop)
-        return
-    image.load()
-    _clean(image).save(out, "GIF")
-
-
-def _save_webp(image, out, lossless):
-    options = {"lossless": True} if lossless else {"quality": WEBP_QUALITY}
-    if getattr(image, "n_frames", 1) > 1:
-        loop = _loop(image)
-        frames, durations = _animation(image)
-        frames[0].save(
-            out, "WEBP", save_all=True, append_images=frames[1:], duration=durations, method=4, **loop, **options
-        )
-        return
-    _upright(image).save(out, "WEBP", method=4, **options)
-
-
-def _webp_is_lossless(raw):
-    """Whether a WebP file holds lossless (VP8L) image data, at the top level or in animation frames."""
-
-    def chunks(start, end):
-        while start + 8 <= end:
-            fourcc = raw[start:start + 4]
-            (length,) = struct.unpack_from("<I", raw, start + 4)
-            yield fourcc, start + 8, length
-            start += 8 + length + (length & 1)
-
-    try:
-        for fourcc, body, length in chunks(12, len(raw)):
-            if fourcc == b"VP8L":
-                return True
-            if fourcc == b"ANMF":  # 16 bytes of frame header, then the frame's own chunks
-                if any(inner == b"VP8L" for inner, _, _ in chunks(body + 16, body + length)):
-                    return True
-    except struct.error:
-        pass
-    return False
 
 
 # --- storing --------------------------------------------------------------------------------------
@@ -482,30 +291,143 @@ def remove_quietly(path):
 
 
 def discard_files(names):
-    """Remove avatar files that nothing references any more (after the commit that dropped them).
+    """Remove avatar files that nothing references any more (call after the commit that dropped them).
 
     A name still in some workspace's avatar_file is kept: identical uploads of
-    two workspaces share one content-addressed file. Best effort: the commit
-    that dropped the reference has happened, so a failure here is logged and
-    leaves an unreferenced file behind, never an error for the caller.
+    two workspaces share one content-addressed file. Tried at once, in the
+    caller's thread; when that fails (SQLite's write lock not had within the
+    busy timeout, a file system error) the names go to this process's retry
+    queue and are tried again in the background, soon and then less often,
+    until they are gone. The commit that dropped the reference has happened, so
+    this is never an error for the caller, and no unreferenced file outlives
+    the process's next successful try (a process killed first leaves it to the
+    start-up sweep, remove_unreferenced_files).
     """
     names = {name for name in names if name and not _unsafe_name(name)}
     if not names:
         return
     folder = avatar_folder()
     try:
-        # Under the write lock, so an upload cannot link one of these files between the check and the removal.
-        with database.atomic():
-            referenced = {
-                name
-                for (name,) in Workspace.select(Workspace.avatar_file)
-                .where(Workspace.avatar_file.in_(sorted(names)))
-                .tuples()
-            }
-            for name in sorted(names - referenced):
-                remove_quietly(os.path.join(folder, name))
-    except Exception:
-        log.warning("could not remove avatar files %s", sorted(names), exc_info=True)
+        _remove_unreferenced(folder, names)
+    except Exception as exc:
+        log.warning("could not remove avatar files %s yet (%s: %s); retrying in the background",
+                    sorted(names), type(exc).__name__, exc)
+        _retries.add(current_app._get_current_object(), folder, names)
+
+
+def _remove_unreferenced(folder, names):
+    """Remove those of `names` no workspace refers to; raises when the write lock or a removal fails."""
+    # Under the write lock, so an upload cannot link one of these files between the check and the removal.
+    with database.atomic():
+        referenced = {
+            name
+            for (name,) in Workspace.select(Workspace.avatar_file)
+            .where(Workspace.avatar_file.in_(sorted(names)))
+            .tuples()
+        }
+        for name in sorted(names - referenced):
+            remove_quietly(os.path.join(folder, name))
+
+
+class _RetryQueue:
+    """Avatar files whose removal failed after its commit, tried again by a background thread.
+
+    One thread per process at most, started when a name comes in and ended when
+    the queue is empty; each try is one short write transaction (the same check
+    and removal as discard_files), never inside a request. A try that fails
+    keeps its names for the next one, after DELAYS (then every DELAYS[-1]
+    seconds). At interpreter exit one last try is made. Entries belong to the
+    app (and so the database) that queued them: an entry whose app's database
+    is no longer the one bound (only in tests, where apps come and go) is dropped.
+    """
+
+    DELAYS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pending = {}  # (app, database, folder) -> set of names
+        self._thread = None
+        self._pid = None
+
+    def add(self, app, folder, names):
+        with self._lock:
+            if self._pid != os.getpid():  # first use in this process (a forked worker has no thread of its parent)
+                self._pid, self._pending, self._thread = os.getpid(), {}, None
+                atexit.register(self.last_try)
+            self._pending.setdefault((app, database.obj, folder), set()).update(names)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="wsserver-avatar-clean-up", daemon=True)
+                self._thread.start()
+
+    def pending(self):
+        """The names waiting for a retry in this process (for tests and diagnostics)."""
+        with self._lock:
+            if self._pid != os.getpid():
+                return set()
+            return set().union(*self._pending.values())
+
+    def _run(self):
+        attempt = 0
+        try:
+            while True:
+                time.sleep(self.DELAYS[min(attempt, len(self.DELAYS) - 1)])
+                attempt += 1
+                self._try_all(log_failures=attempt in (3, 6) or attempt % 10 == 0)
+                with self._lock:
+                    if not self._pending:
+                        if self._thread is threading.current_thread():
+                            self._thread = None
+                        return
+        finally:
+            database.close()  # this thread's connection, if it opened one
+
+    def _try_all(self, log_failures):
+        """One try for every queued name; the names that went (or no longer matter) leave the queue."""
+        with self._lock:
+            work = {key: set(names) for key, names in self._pending.items()}
+        for key, names in work.items():
+            app, bound, folder = key
+            if database.obj is bound:
+                try:
+                    with app.app_context():
+                        _remove_unreferenced(folder, names)
+                except Exception as exc:
+                    if log_failures:
+                        log.warning("still could not remove avatar files %s (%s: %s); retrying",
+                                    sorted(names), type(exc).__name__, exc)
+                    continue
+                log.info("removed unreferenced avatar files %s on a retry", sorted(names))
+            # else: that app's database is no longer the one in use, nothing to check against
+            with self._lock:
+                left = self._pending.get(key, set()) - names
+                if left:
+                    self._pending[key] = left
+                else:
+                    self._pending.pop(key, None)
+
+    def last_try(self):
+        """One last try at interpreter exit (workers that exit without atexit hooks leave it to start-up)."""
+        if self._pid == os.getpid() and self._pending:
+            try:
+                self._try_all(log_failures=True)
+            except Exception:  # exiting: never raise from here
+                pass
+
+
+_retries = _RetryQueue()
+
+
+def pending_removals():
+    """Avatar file names whose removal is waiting for a retry in this process."""
+    return _retries.pending()
+
+
+def finish_pending_removals():
+    """Try the queued removals once, now (for a worker's shutdown hook); True when none is left."""
+    if not _retries.pending():
+        return True
+    _retries.last_try()
+    return not _retries.pending()
 
 
 def _unsafe_name(name):
