@@ -3,7 +3,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from wsserver.permissions import LEVEL_NAMES
 
-from .common import StrictBoolean, WholeStringRegexp
+from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp
 from .workspaces import WorkspaceViewShortSchema
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -32,11 +32,10 @@ class MeSchema(AccountSchema):
 
 
 class AccountCreateSchema(Schema):
-    username = fields.String(
-        required=True, validate=USERNAME_VALIDATOR
-    )
-    nickname = fields.String(validate=validate.Length(min=1, max=128))
-    password = fields.String(validate=validate.Length(min=8, max=1024))
+    username = Text(required=True, validate=USERNAME_VALIDATOR)
+    nickname = Text(validate=validate.Length(min=1, max=128))
+    # a password is only ever hashed: any text, tabs and control characters included
+    password = Text(controls=ANY_CONTROLS, validate=validate.Length(min=8, max=1024))
     admin = StrictBoolean()
 
 
@@ -46,12 +45,12 @@ class AccountCreatedSchema(Schema):
 
 
 class CredentialsSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    username = Text(required=True, validate=validate.Length(min=1, max=64))
+    password = Text(required=True, controls=ANY_CONTROLS, validate=validate.Length(min=1, max=1024))
 
 
 class TokenRequestSchema(Schema):
-    app = fields.String(required=True, validate=validate.OneOf(["password"]))
+    app = Text(required=True, validate=validate.OneOf(["password"]))
     credentials = fields.Nested(CredentialsSchema, required=True)
 
 

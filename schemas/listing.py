@@ -9,6 +9,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 from wsserver.permissions import LEVELS
 from wsserver.services.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS, Filters, ListQuery, SortKey
 
+from .common import MULTILINE, Text
+
 # Far beyond any real page, and small enough for SQLite's 64-bit OFFSET.
 MAX_POSITION = 2**31 - 1
 MAX_TAG_FILTERS = 50
@@ -20,10 +22,13 @@ PAGE_STYLE = ("page", "page_size")
 _SORT_FIELD = "(?:" + "|".join(SORT_FIELDS) + ")"
 _SORT_KEY = f"(?:-?{_SORT_FIELD}|{_SORT_FIELD}:(?:asc|desc))"
 _SORT_KEYS = f"{_SORT_KEY}(?:,{_SORT_KEY})*"
-LABEL_PATTERN = r"^[^:]{1,64}:[\s\S]{0,256}$"
+# key: a label key (no control characters); value: a label value (tab and line breaks allowed)
+LABEL_PATTERN = (
+    r"^[^:\u0000-\u001f\u007f-\u009f\u2028\u2029]{1,64}:[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]{0,256}$"
+)
 
 
-class SortParameter(fields.String):
+class SortParameter(Text):
     """`fullname,-created_at,title:desc` → (SortKey, ...); a field named again adds nothing."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -42,8 +47,12 @@ class SortParameter(fields.String):
         return tuple(keys)
 
 
-class LabelParameter(fields.String):
-    """`key:value` → (key, value); the first colon separates them."""
+class LabelParameter(Text):
+    """`key:value` → (key, value); the first colon separates them. The rules of stored labels apply."""
+
+    def __init__(self, **kwargs):
+        super().__init__(controls=MULTILINE, **kwargs)
+        self.key_field = Text()
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -52,6 +61,7 @@ class LabelParameter(fields.String):
             raise ValidationError("Must be key:value (a non-empty key, a colon, a value).")
         if len(key) > 64 or len(label_value) > 256:
             raise ValidationError("Label keys have at most 64 characters, values at most 256.")
+        self.key_field.deserialize(key)
         return key, label_value
 
 
@@ -125,12 +135,10 @@ class ListQuerySchema(Schema):
             "pattern": f"^{_SORT_KEYS}$",
         }
     )
-    q = fields.String(
-        validate=[
-            validate.Length(max=MAX_Q_LENGTH),
-            # the full-text engine would read a NUL as the end of the query
-            validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters."),
-        ],
+    # no control characters but whitespace (the full-text engine would read a NUL as the end of the query)
+    q = Text(
+        controls=MULTILINE,
+        validate=validate.Length(max=MAX_Q_LENGTH),
         metadata={
             "description": "Fuzzy, case-insensitive search over fullname, title, tags and label values; "
             "every whitespace-separated term must match (as a substring or a close misspelling of a word). "
@@ -138,7 +146,7 @@ class ListQuerySchema(Schema):
         },
     )
     tag = fields.List(
-        fields.String(validate=validate.Length(1, 64)),
+        Text(validate=validate.Length(1, 64)),
         validate=validate.Length(max=MAX_TAG_FILTERS),
         metadata={"description": "Has this tag (exact). Repeat for several: all must match."},
     )
@@ -147,14 +155,14 @@ class ListQuerySchema(Schema):
         validate=validate.Length(max=MAX_LABEL_FILTERS),
         metadata={"description": "`key:value`: has this label (exact). Repeat for several: all must match."},
     )
-    created_by = fields.String(
+    created_by = Text(
         validate=validate.Length(1, 64), metadata={"description": "Account id of the creator."}
     )
     created_after = _timestamp("Created at or after this time (inclusive). ISO 8601; no offset means UTC.")
     created_before = _timestamp("Created before this time (exclusive). ISO 8601; no offset means UTC.")
     updated_after = _timestamp("Updated at or after this time (inclusive). ISO 8601; no offset means UTC.")
     updated_before = _timestamp("Updated before this time (exclusive). ISO 8601; no offset means UTC.")
-    level = fields.String(
+    level = Text(
         validate=validate.OneOf(list(LEVELS)),
         metadata={"description": "The caller's level in the workspace is at least this one (owner > admin > developer > user)."},
     )

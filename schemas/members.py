@@ -3,6 +3,8 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from wsserver.permissions import LEVEL_NAMES, LEVELS
 
+from .common import Text
+
 
 class AclUserSchema(Schema):
     id = fields.String(required=True)
@@ -35,8 +37,8 @@ class AclEntrySchema(Schema):
 
 
 class JoinSchema(Schema):
-    invite = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    invite = Text(required=True, validate=validate.Length(min=1, max=256))
 
 
 class LevelSchema(Schema):
-    level = fields.String(required=True, validate=validate.OneOf(list(LEVELS)))
+    level = Text(required=True, validate=validate.OneOf(list(LEVELS)))

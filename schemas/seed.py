@@ -14,8 +14,10 @@ from wsserver.ids import canonical_time, hash_secret
 from wsserver.permissions import LEVELS
 
 from .accounts import USERNAME_VALIDATOR
-from .common import StrictBoolean, WholeStringRegexp
-from .workspaces import FULLNAME_VALIDATORS, MAX_LABELS, MAX_TAGS, MetaInputSchema, distinct
+from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp
+from .workspaces import (
+    FULLNAME_VALIDATORS, LABEL_KEY, LABEL_VALUE, MAX_LABELS, MAX_TAGS, TAG, MetaInputSchema, distinct,
+)
 
 SEED_FORMAT_VERSION = 1
 
@@ -35,12 +37,13 @@ TOKEN_HASH = _whole(r"[0-9a-f]{64}", "The SHA-256 of a token: 64 lowercase hexad
 PASSWORD_HASH = _whole(r"[a-z0-9:]+\$[^$\s]+\$[0-9a-f]+", "A Werkzeug password hash (method$salt$hash).")
 
 
-class Timestamp(fields.String):
+class Timestamp(Text):
     """ISO 8601 date and time (no zone means UTC), loaded as the stored text (UTC, milliseconds, Z)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return canonical_time(value)
+            return canonical_time(text)
         except ValueError:
             raise ValidationError("Not an ISO 8601 date and time (e.g. 2024-05-01T12:00:00Z).") from None
 
@@ -49,14 +52,16 @@ class SeedAccountSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(validate=ID, metadata={"description": "Generated when left out."})
-    username = fields.String(required=True, validate=USERNAME)
-    nickname = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "Default: username."})
+    id = Text(validate=ID, metadata={"description": "Generated when left out."})
+    username = Text(required=True, validate=USERNAME)
+    nickname = Text(validate=validate.Length(min=1, max=128), metadata={"description": "Default: username."})
     admin = StrictBoolean(metadata={"description": "Instance administrator (default false)."})
-    password = fields.String(validate=validate.Length(min=8, max=1024), metadata={"description": "In clear."})
-    passwordHash = fields.String(validate=PASSWORD_HASH, metadata={"description": "As export writes it."})
-    tokens = fields.List(fields.String(validate=TOKEN), metadata={"description": "Bearer tokens, in clear."})
-    tokenHashes = fields.List(fields.String(validate=TOKEN_HASH), metadata={"description": "SHA-256 of tokens."})
+    password = Text(
+        controls=ANY_CONTROLS, validate=validate.Length(min=8, max=1024), metadata={"description": "In clear."}
+    )
+    passwordHash = Text(validate=PASSWORD_HASH, metadata={"description": "As export writes it."})
+    tokens = fields.List(Text(validate=TOKEN), metadata={"description": "Bearer tokens, in clear."})
+    tokenHashes = fields.List(Text(validate=TOKEN_HASH), metadata={"description": "SHA-256 of tokens."})
     createdAt = Timestamp()
 
 
@@ -64,21 +69,15 @@ class SeedWorkspaceSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(validate=ID, metadata={"description": "Generated when left out."})
-    fullname = fields.String(required=True, validate=FULLNAME)
-    invite = fields.String(validate=INVITE, metadata={"description": "Generated when left out."})
-    tags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=64)), validate=[validate.Length(max=MAX_TAGS), distinct]
-    )
-    labels = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=64)),
-        values=fields.String(validate=validate.Length(max=256)),
-        validate=validate.Length(max=MAX_LABELS),
-    )
+    id = Text(validate=ID, metadata={"description": "Generated when left out."})
+    fullname = Text(required=True, validate=FULLNAME)
+    invite = Text(validate=INVITE, metadata={"description": "Generated when left out."})
+    tags = fields.List(TAG, validate=[validate.Length(max=MAX_TAGS), distinct])
+    labels = fields.Dict(keys=LABEL_KEY, values=LABEL_VALUE, validate=validate.Length(max=MAX_LABELS))
     meta = fields.Nested(MetaInputSchema)
     createdAt = Timestamp()
     updatedAt = Timestamp(metadata={"description": "Default: createdAt."})
-    createdBy = fields.String(
+    createdBy = Text(
         validate=USERNAME, metadata={"description": "Username of an account of the file (or an account id)."}
     )
 
@@ -87,10 +86,10 @@ class SeedMembershipSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    id = fields.String(validate=ID, metadata={"description": "ACL entry id; generated when left out."})
-    workspace = fields.String(required=True, metadata={"description": "Fullname of a workspace of the file."})
-    account = fields.String(required=True, metadata={"description": "Username of an account of the file."})
-    level = fields.String(required=True, validate=validate.OneOf(list(LEVELS)))
+    id = Text(validate=ID, metadata={"description": "ACL entry id; generated when left out."})
+    workspace = Text(required=True, metadata={"description": "Fullname of a workspace of the file."})
+    account = Text(required=True, metadata={"description": "Username of an account of the file."})
+    level = Text(required=True, validate=validate.OneOf(list(LEVELS)))
     createdAt = Timestamp()
 
 
@@ -202,6 +201,13 @@ def error_lines(messages):
     return {path: lines[path] for path in sorted(lines, key=_file_order)}
 
 
+def _printable(text):
+    """`text`, with what cannot be shown on one line (control characters, lone surrogates) as \\uXXXX."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else f"\\u{ord(c):04x}" for c in text)
+
+
 def _error_lines(messages, path=""):
     lines = {}
     if isinstance(messages, dict):
@@ -211,7 +217,8 @@ def _error_lines(messages, path=""):
             elif isinstance(key, int):
                 child = f"{path}[{key}]"
             else:
-                child = f"{path}.{key}" if path else str(key)
+                key = _printable(str(key))  # a label key or unknown name as written, escaped if need be
+                child = f"{path}.{key}" if path else key
             for name, texts in _error_lines(value, child).items():
                 lines.setdefault(name, []).extend(texts)
     elif isinstance(messages, list) and all(isinstance(item, str) for item in messages):

@@ -1,7 +1,7 @@
 """Workspace views (WorkspaceView, WorkspaceViewShort) and the PUT payload."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .common import StrictBoolean, WholeStringRegexp
+from .common import MULTILINE, StrictBoolean, Text, TextUrl, WholeStringRegexp
 
 FULLNAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MAX_TAGS = 50
@@ -71,8 +71,8 @@ def workspace_fields(workspace):
 
 
 class MetaInputSchema(Schema):
-    title = fields.String(allow_none=True, validate=validate.Length(max=128))
-    avatar = fields.Url(
+    title = Text(allow_none=True, validate=validate.Length(max=128))
+    avatar = TextUrl(
         allow_none=True,
         schemes={"http", "https"},
         require_tld=False,
@@ -87,26 +87,25 @@ FULLNAME_VALIDATORS = [
 ]
 
 
+# Tags and label keys are single-line names; label values may hold tabs and line breaks.
+TAG = Text(validate=validate.Length(min=1, max=64))
+LABEL_KEY = Text(validate=validate.Length(min=1, max=64))
+LABEL_VALUE = Text(controls=MULTILINE, validate=validate.Length(max=256))
+
+
 def distinct(values):
     if len(set(values)) != len(values):
         raise ValidationError("Tags must be distinct.")
 
 
 class WorkspacePutSchema(Schema):
-    fullname = fields.String(
+    fullname = Text(
         required=True,
         validate=FULLNAME_VALIDATORS,
         metadata={"description": "Must equal the name in the path."},
     )
     createOnly = StrictBoolean(metadata={"description": "Answer 409 if the workspace exists."})
     resetInvite = StrictBoolean(metadata={"description": "Replace the invite token; the old one stops working."})
-    tags = fields.List(
-        fields.String(validate=validate.Length(min=1, max=64)),
-        validate=[validate.Length(max=MAX_TAGS), distinct],
-    )
-    labels = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=64)),
-        values=fields.String(validate=validate.Length(max=256)),
-        validate=validate.Length(max=MAX_LABELS),
-    )
+    tags = fields.List(TAG, validate=[validate.Length(max=MAX_TAGS), distinct])
+    labels = fields.Dict(keys=LABEL_KEY, values=LABEL_VALUE, validate=validate.Length(max=MAX_LABELS))
     meta = fields.Nested(MetaInputSchema, metadata={"description": "Keys merge; a null value clears that key."})

@@ -13,8 +13,26 @@ from .logs import ACCESS_LOGGER_NAME
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SECRET_PARAMETER = re.compile(r"token|password|passwd|secret|invite|key|auth", re.IGNORECASE)
+# A query parameter whose name looks secret, so its value is masked in logs: a secret word
+# that is a whole word of the name (words split at non-letters and at camelCase, any case:
+# api_key, apiKey, X-Amz-Signature, session_id), or that ends a run of glued letters
+# (accesstoken, JSESSIONID). Harmless names stay readable: sort, q, author, keyword, design.
+_SECRET_PARAMETER = re.compile(
+    r"""
+    (?: ^ | (?<=[^A-Za-z]) | (?<=[a-z])(?=[A-Z]) | (?<=[A-Z])(?=[A-Z][a-z]) )  # a word starts
+    (?i: (?: token | password | passwd | pwd | pass | passphrase | secret | invite | invitation
+           | key | apikey | auth | authorization | sig | signature | session | sessionid | sessid
+           | credential | jwt | otp ) s? )
+    (?= [^a-z] | $ )                                                           # and ends
+    |
+    (?i: (?: token | secret | password | passwd | signature | apikey | sessionid | sessid ) s? )
+    (?= [^a-z] | $ )                                                           # ends a glued word
+    """,
+    re.VERBOSE,
+)
 BODY_METHODS = ("POST", "PUT", "PATCH")
+# Longest path and query string accepted (what gunicorn, wsserver's earlier server, allowed).
+MAX_REQUEST_TARGET = 8190
 
 access_log = logging.getLogger(ACCESS_LOGGER_NAME)
 

@@ -3,17 +3,39 @@ import json
 from http import HTTPStatus
 
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+from flask import current_app
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth import auth
 
 
+def request_body(req):
+    """The whole request body, within MAX_CONTENT_LENGTH: 413 beyond it, a streamed body too.
+
+    Werkzeug refuses a Content-Length over the limit up front. A streamed body
+    (Transfer-Encoding: chunked, no Content-Length; the WSGI server ends the stream and
+    says so with wsgi.input_terminated) it reads up to the limit and then stops without
+    looking further, so one over the limit would arrive cut short: `400 not valid JSON`.
+    """
+    data = req.get_data(cache=True)
+    limit = req.max_content_length
+    if req.content_length is None and limit is not None and len(data) >= limit and req.input_stream.read(1):
+        raise RequestEntityTooLarge()
+    return data
+
+
 class JSONParser(FlaskParser):
-    """webargs' parser, with over-deep JSON answered as malformed (400), not a crash."""
+    """webargs' parser, reading the body with request_body and the app's strict JSON
+    (wsserver.JSONProvider.loads), with over-deep JSON answered as malformed (400), not a crash."""
 
     def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return core.missing
         try:
-            return super()._raw_load_json(req)
+            # invalid UTF-8 raises UnicodeDecodeError, which webargs answers with 400 too
+            return current_app.json.loads(request_body(req).decode("utf-8"))
         except RecursionError:
             # (a non-empty `doc`: webargs reads an empty one as "no body")
             raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from None
