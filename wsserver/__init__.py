@@ -163,10 +163,16 @@ def open_instance(app):
 
 
 def register_docs_page(app):
-    """GET /docs: Swagger UI over /openapi.json, served from the installed package (no CDN)."""
+    """GET /docs: Swagger UI over /openapi.json, served from the installed package (no CDN).
+
+    The page talks to this server only: Swagger UI's online validator is off
+    (validatorUrl null; by default, on any host but localhost, it would send the
+    spec's address to validator.swagger.io and show its badge). flask-swagger-ui
+    passes `config` to SwaggerUIBundle as JSON, so None arrives as null.
+    """
     from flask_swagger_ui import get_swaggerui_blueprint
 
     app.register_blueprint(
-        get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "wsserver API"}),
+        get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "wsserver API", "validatorUrl": None}),
         url_prefix="/docs",
     )

@@ -6,6 +6,7 @@ content-addressed and never rewritten, so the archive holds exactly the files
 the snapshot references; if one disappears while we copy (its workspace
 changed avatar meanwhile), the whole snapshot is taken again.
 """
+import gzip
 import io
 import json
 import os
@@ -13,6 +14,7 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+import zlib
 from datetime import datetime, timezone
 
 from .db import DATABASE_FILE
@@ -54,7 +56,12 @@ def create_backup(instance_path, archive_path):
     if not os.path.isfile(database_path):
         raise BackupError(f"no database at {database_path}")
     avatar_folder = os.path.join(instance_path, AVATAR_FOLDER)
+    shown = archive_path
     archive_path = os.path.abspath(archive_path)
+    folder = os.path.dirname(archive_path)
+    if not os.path.isdir(folder):
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise BackupError(f"cannot write {shown}: the folder {folder} {problem}")
     with tempfile.TemporaryDirectory(prefix="wsserver-backup-") as work:
         snapshot_path = os.path.join(work, DATABASE_FILE)
         for _ in range(ATTEMPTS):
@@ -79,15 +86,20 @@ def create_backup(instance_path, archive_path):
             "counts": dict(counts, avatars=len(files)),
         }
         partial = archive_path + ".partial"
-        with tarfile.open(partial, "w:gz") as archive:
-            data = json.dumps(manifest, indent=2).encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-            archive.add(snapshot_path, DATABASE_FILE)
-            for name in files:
-                archive.add(os.path.join(copies, name), f"{AVATAR_FOLDER}/{name}")
-        os.replace(partial, archive_path)
+        try:
+            with tarfile.open(partial, "w:gz") as archive:
+                data = json.dumps(manifest, indent=2).encode()
+                info = tarfile.TarInfo(MANIFEST)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+                archive.add(snapshot_path, DATABASE_FILE)
+                for name in files:
+                    archive.add(os.path.join(copies, name), f"{AVATAR_FOLDER}/{name}")
+            os.replace(partial, archive_path)
+        except OSError as exc:  # not writable, disk full, read-only file system: no half-written archive left
+            if os.path.lexists(partial):
+                os.remove(partial)
+            raise BackupError(f"cannot write {shown}: {exc.strerror or exc}") from None
     return manifest
 
 
@@ -135,10 +147,13 @@ def restore_backup(archive_path, instance_path, force=False):
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"cannot read {archive_path}: {exc}") from None
     with archive:
-        members = _checked_members(archive)
-        manifest = json.load(archive.extractfile(members[MANIFEST]))
-        if manifest.get("format") != FORMAT:
-            raise BackupError(f"unknown backup format {manifest.get('format')!r}")
+        try:
+            members = _checked_members(archive)
+            manifest = json.load(archive.extractfile(members[MANIFEST]))
+        except (tarfile.TarError, EOFError, zlib.error, OSError, ValueError) as exc:  # truncated or damaged
+            raise BackupError(f"cannot read {archive_path}: damaged archive ({exc})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise BackupError(f"not a wsserver backup: unknown format in {archive_path}")
         os.makedirs(instance_path, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".restore-", dir=instance_path)
         try:
@@ -148,10 +163,15 @@ def restore_backup(archive_path, instance_path, force=False):
                 target = os.path.join(staging, *name.split("/"))
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with archive.extractfile(member) as source, open(target, "wb") as handle:
-                    shutil.copyfileobj(source, handle)
+                    try:
+                        shutil.copyfileobj(source, handle)
+                    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:  # truncated or damaged
+                        raise BackupError(f"cannot read {archive_path}: damaged archive ({exc})") from None
             check = sqlite3.connect(os.path.join(staging, DATABASE_FILE))
             try:
                 result = check.execute("PRAGMA integrity_check").fetchone()[0]
+            except sqlite3.DatabaseError as exc:  # "file is not a database"
+                result = str(exc)
             finally:
                 check.close()
             if result != "ok":

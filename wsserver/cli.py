@@ -1,12 +1,97 @@
-"""Admin commands: `flask --app app <command>`."""
+"""Admin commands: `flask --app app <command>`.
+
+Every command fails the same way: one line `Error: …` on stderr and exit
+status 1 (click's own ClickException; usage mistakes are click's UsageError,
+status 2). The translation from exceptions to that line is done in one place,
+`Command.invoke` below, for every command registered on `app.cli`.
+"""
 import functools
+import os
+import sqlite3
 
 import click
+import peewee
 from flask import current_app
+from flask.helpers import get_debug_flag
 
 from . import migrations
+from .backup import BackupError
+from .config import ConfigError
 from .errors import DomainError
 from .services import accounts
+
+
+def one_line(text):
+    """`text` with its lines joined by "; ", so an error is always one line."""
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def _detail_lines(details, prefix=""):
+    if isinstance(details, dict):
+        for key, value in details.items():
+            yield from _detail_lines(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(details, (list, tuple)):
+        for value in details:
+            yield from _detail_lines(value, prefix)
+    else:
+        yield f"{prefix}: {details}" if prefix else str(details)
+
+
+def failure_message(exc):
+    """What went wrong, as one sentence for an operator; None when the exception is a bug."""
+    if isinstance(exc, DomainError):
+        details = "; ".join(_detail_lines(exc.details))
+        return f"{exc.message} {details}" if details else exc.message
+    if isinstance(exc, ConfigError):
+        return f"configuration error: {exc}"
+    if isinstance(exc, OSError):  # missing folder, permissions, disk full, read-only file system, ...
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        where = " -> ".join(str(name) for name in (exc.filename, exc.filename2) if name is not None)
+        return f"{where}: {reason}" if where else reason
+    if isinstance(exc, (sqlite3.Error, peewee.PeeweeException)):  # e.g. "database or disk is full", "locked"
+        return f"database error: {exc}"
+    if isinstance(exc, BackupError):
+        return str(exc)
+    return None
+
+
+class Command(click.Command):
+    """An admin command whose every failure is one line `Error: …` on stderr and a non-zero exit.
+
+    The one mapping from exceptions to that line. An unexpected exception (a
+    bug) is reported in one line too; `flask --app app --debug <command>` shows
+    its traceback instead.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except click.ClickException as exc:
+            exc.message = one_line(exc.message)
+            raise
+        except Exception as exc:
+            message = failure_message(exc)
+            if message is None:
+                if get_debug_flag():
+                    raise
+                what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                message = f"unexpected {what} (run `flask --app app --debug {ctx.info_name} ...` for the traceback)"
+            raise click.ClickException(one_line(message)) from None
+
+
+def use_one_line_errors(app):
+    """Every command registered with @app.cli.command from now on is a `Command`."""
+    app.cli.command_class = Command
+
+
+def writable_target(path):
+    """Refuse early, in words, a file to write whose folder does not exist."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise click.ClickException(f"cannot write {path}: the folder {folder} {problem}")
 
 
 def needs_instance(command):
@@ -23,6 +108,7 @@ def needs_instance(command):
 
 
 def register_commands(app):
+    use_one_line_errors(app)
     register_backup_commands(app)
 
     @app.cli.command("init-db")
@@ -43,10 +129,7 @@ def register_commands(app):
     @needs_instance
     def create_account(username, nickname, password, admin):
         """Create an account and print its first token."""
-        try:
-            account, token = accounts.create_account(None, username, nickname, password, admin)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
+        account, token = accounts.create_account(None, username, nickname, password, admin)
         click.echo(f"Created account '{account.username}' (id {account.id}). Token, shown once:")
         click.echo(token)
 
@@ -56,24 +139,20 @@ def register_commands(app):
     @needs_instance
     def issue_token(username, name):
         """Issue a new personal access token for an account and print it."""
-        try:
-            account = accounts.find_account(username)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
+        account = accounts.find_account(username)
         click.echo(accounts.issue_token(account, name=name))
 
 
 def register_backup_commands(app):
-    from .backup import BackupError, create_backup, restore_backup
+    from .backup import create_backup, restore_backup
+
+    use_one_line_errors(app)
 
     @app.cli.command("backup")
     @click.argument("archive", type=click.Path(dir_okay=False))
     def backup(archive):
         """Write a consistent snapshot of the database and every avatar to ARCHIVE (.tar.gz), safe while serving."""
-        try:
-            manifest = create_backup(current_app.config["INSTANCE_PATH"], archive)
-        except BackupError as exc:
-            raise click.ClickException(str(exc)) from None
+        manifest = create_backup(current_app.config["INSTANCE_PATH"], archive)
         counts = manifest["counts"]
         click.echo(
             f"Backed up {counts['workspace']} workspaces, {counts['account']} accounts and "
@@ -85,15 +164,13 @@ def register_backup_commands(app):
     @click.option("--force", is_flag=True, help="Replace the data of a non-empty instance folder.")
     def restore(archive, force):
         """Restore ARCHIVE into the instance folder (which must be empty unless --force). Stop the server first."""
-        try:
-            manifest = restore_backup(archive, current_app.config["INSTANCE_PATH"], force=force)
-        except BackupError as exc:
-            raise click.ClickException(str(exc)) from None
+        manifest = restore_backup(archive, current_app.config["INSTANCE_PATH"], force=force)
         click.echo(f"Restored the backup of {manifest['createdAt']} into {current_app.config['INSTANCE_PATH']}.")
 
 
 def register_seed_commands(app):
     """`seed` and `export`: the seed file format of schemas/seed.py (JSON or YAML)."""
+    use_one_line_errors(app)
 
     @app.cli.command("seed")
     @click.argument("file", type=click.Path(dir_okay=False))
@@ -108,14 +185,8 @@ def register_seed_commands(app):
         """
         from .services import seed as seed_service
 
-        try:
-            document = seed_service.read_seed_file(file)
-        except DomainError as exc:
-            raise click.ClickException(f"{exc.message}\n  {seed_service.describe(exc, chr(10) + '  ')}") from None
-        try:
-            result = seed_service.seed_instance(document, replace=replace)
-        except DomainError as exc:
-            raise click.ClickException(exc.message) from None
+        document = seed_service.read_seed_file(file)
+        result = seed_service.seed_instance(document, replace=replace)
         if current_app.config["TEST_MODE"]:
             from .services.test_mode import capture_baseline
 
@@ -126,7 +197,7 @@ def register_seed_commands(app):
         )
         if result.fresh_admin_token:
             click.echo(
-                f"The file has no account, so the instance admin 'admin' was created. Its token (also in "
+                f"The file has no instance admin, so the instance admin 'admin' was created. Its token (also in "
                 f"{accounts.ADMIN_TOKEN_FILE} of the instance folder):\n{result.fresh_admin_token}"
             )
 
@@ -148,6 +219,7 @@ def register_seed_commands(app):
         if file == "-":
             click.echo(seed_service.dump_text(document, fmt or "json"), nl=False)
             return
+        writable_target(file)
         seed_service.write_seed_file(file, document, fmt)
         click.echo(
             f"Exported {len(document['accounts'])} accounts, {len(document['workspaces'])} workspaces and "
