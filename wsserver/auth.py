@@ -1,8 +1,19 @@
-"""Authentication: Bearer personal access tokens or HTTP Basic, through flask-httpauth."""
+"""Authentication: Bearer personal access tokens or HTTP Basic, through flask-httpauth.
+
+Credentials are checked once per request and the outcome remembered: the rate
+limiter checks them first (identify_caller, to key the budget on the verified
+account), the route's login_required then reuses the outcome. Passwords go
+through accounts.login, behind the failed-login lock-out (wsserver.ratelimit).
+"""
+from flask import request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 
-from .errors import MESSAGES, error_response
+from .errors import MESSAGES, TooManyRequests, error_response
+from .ratelimit import client_address
 from .services import accounts
+
+# In the WSGI environ, so it lives exactly as long as the request (flask.g can outlive one).
+_OUTCOMES = "wsserver.credential_outcomes"
 
 
 class _SchemeIgnoringCase:
@@ -29,14 +40,48 @@ basic_auth = BasicAuth(realm="wsserver")
 auth = MultiAuth(token_auth, basic_auth)
 
 
+def _remembered(credentials, check):
+    """The outcome of check() for these credentials in this request: an account, None, or a lock-out."""
+    outcomes = request.environ.setdefault(_OUTCOMES, {})
+    if credentials not in outcomes:
+        try:
+            outcomes[credentials] = check()
+        except TooManyRequests as refused:
+            outcomes[credentials] = refused
+    return outcomes[credentials]
+
+
 @token_auth.verify_token
 def verify_token(token):
-    return accounts.account_for_token(token)
+    return _remembered(("bearer", token), lambda: accounts.account_for_token(token))
 
 
 @basic_auth.verify_password
 def verify_password(username, password):
-    return accounts.account_for_password(username, password)
+    outcome = _remembered(("basic", username, password), lambda: accounts.login(username, password, client_address()))
+    if isinstance(outcome, TooManyRequests):
+        raise outcome
+    return outcome
+
+
+def identify_caller(may_check_password=lambda: True):
+    """The account this request's credentials verifiably belong to, or None (none, wrong, locked or unchecked).
+
+    Picks the scheme as MultiAuth does. A password is only checked when
+    may_check_password() says so (the rate limiter: not while the address is out of budget).
+    """
+    if token_auth.is_compatible_auth(request.headers):
+        token = getattr(token_auth.get_auth(), "token", None)
+        return verify_token(token) if token else None
+    if basic_auth.is_compatible_auth(request.headers):
+        credentials = basic_auth.get_auth()
+        if credentials is None or not may_check_password():
+            return None
+        try:
+            return verify_password(credentials.username, credentials.password)
+        except TooManyRequests:
+            return None  # remembered: the route that needs the credentials answers 429
+    return None
 
 
 @token_auth.error_handler

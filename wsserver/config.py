@@ -93,6 +93,23 @@ def _rate_limit(value):
     return f"{int(match.group(1))}/{match.group(2)}"
 
 
+LOGIN_LIMIT_PATTERN = re.compile(
+    r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE
+)
+
+
+def _login_limit(value):
+    """`10/15 minutes`, `100 per hour`, ... or `off`; returned as `N/unit` or `N/M units` (`limits` syntax) or None."""
+    text = str(value).strip().lower()
+    if text in ("off", "none", "0", "false", ""):
+        return None
+    match = LOGIN_LIMIT_PATTERN.match(text)
+    if not match or int(match.group(1)) < 1 or (match.group(2) is not None and int(match.group(2)) < 1):
+        raise ValueError("expected N/second, N/minute, N/hour, N/day (or N/M minutes, ...) or off")
+    count, multiple, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
+    return f"{count}/{unit}" if multiple == 1 else f"{count}/{multiple} {unit}s"
+
+
 def _choice(*choices):
     def parse(value):
         text = str(value).strip().lower()
@@ -158,7 +175,7 @@ SETTINGS = (
     Setting("AVATAR_MAX_SIDE", 4096, _int_between(1, 10000),
             "largest avatar width or height in pixels"),
     Setting("AVATAR_UPLOADS", 1, _int_between(1, 64),
-            "avatar uploads a worker process handles at once (others wait before their body is read)"),
+            "avatar uploads a worker process decodes at once (others wait with their body received)"),
     Setting("PUBLIC_URL", None, _public_url,
             "absolute base URL used in avatar URLs (else taken from the request)"),
     Setting("WORKERS", min(os.cpu_count() or 1, 4), _int_between(1, 64),
@@ -171,7 +188,11 @@ SETTINGS = (
     Setting("TRUST_PROXY", False, _boolean,
             "honour X-Forwarded-For/-Proto/-Host/-Prefix from one reverse proxy in front"),
     Setting("RATE_LIMIT", "300/minute", _rate_limit,
-            "requests per token (per address when anonymous): `N/second|minute|hour|day` or `off`"),
+            "requests per account (per address when anonymous or not verified): `N/second|minute|hour|day` or `off`"),
+    Setting("LOGIN_LOCKOUT", "10/15 minutes", _login_limit,
+            "failed password logins per username from one address; then 429 for that pair until the window ends"),
+    Setting("LOGIN_BRAKE", "100/hour", _login_limit,
+            "failed password logins per username from all addresses; then 429 for its password logins (tokens work)"),
     Setting("CORS_ORIGINS", (), _origins,
             "comma-separated origins allowed by CORS (`*` for any); empty: CORS off"),
     Setting("LOG_FORMAT", "text", _choice("text", "json"), "`text` or `json` (one JSON object a line)"),

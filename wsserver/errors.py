@@ -4,9 +4,12 @@ Services raise the domain errors below; every non-2xx answer of the app, from
 any source, leaves through `error_response` as
 {"error": {"message": ..., "details": {...}}}.
 """
+import errno
 import logging
+import sqlite3
 
-from flask import jsonify
+import peewee
+from flask import current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("wsserver")
@@ -41,6 +44,16 @@ class TooLarge(DomainError):
     status = 413
 
 
+class TooManyRequests(DomainError):
+    """429 (a login lock-out): `headers` (Retry-After, X-RateLimit-*) go on the answer."""
+
+    status = 429
+
+    def __init__(self, message, details=None, headers=None):
+        super().__init__(message, details)
+        self.headers = dict(headers or {})
+
+
 # Sentences for statuses raised by Flask/Werkzeug itself.
 MESSAGES = {
     400: "The request body is not valid JSON.",
@@ -49,11 +62,13 @@ MESSAGES = {
     404: "Nothing is here.",
     405: "This method is not allowed here.",
     413: "The request body is too large.",
+    414: "The request target (path and query string) is too long.",
     415: "The request body must be JSON (Content-Type: application/json).",
     422: "The request has invalid values.",
     429: "Too many requests.",
     500: "Internal server error.",
     503: "Service unavailable.",
+    507: "The server's storage is full; nothing was changed. Try again once space has been freed.",
 }
 
 
@@ -117,12 +132,40 @@ def handle_http_exception(error):
 
 
 def handle_domain_error(error):
-    return error_response(error.status, error.message, error.details)
+    return error_response(error.status, error.message, error.details, getattr(error, "headers", None))
+
+
+def is_storage_full(error, instance_path=None):
+    """The disk (or the database's size limit) is full: SQLite's SQLITE_FULL, ENOSPC/EDQUOT from a
+    file write (an avatar), or a database I/O error while the instance's disk has no room left
+    (a connection that cannot create its WAL index on a full disk says only "disk I/O error")."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if not isinstance(error, (sqlite3.Error, peewee.DatabaseError)):
+        return False
+    text = str(error).lower()
+    if "disk is full" in text or "no space left" in text:
+        return True
+    if "disk i/o error" in text and instance_path:
+        from .disk import has_room
+
+        return not has_room(instance_path)
+    return False
+
+
+def handle_integrity_error(error):
+    """A unique key taken by a concurrent writer between the service's check and its insert (any
+    engine): the same answer the service gives when it sees the row first."""
+    log.info("integrity error answered 409: %s", error)
+    return error_response(409, "This conflicts with a change made at the same moment; try again.")
 
 
 def handle_unexpected(error):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    if is_storage_full(error, current_app.config.get("INSTANCE_PATH")):
+        log.error("storage full: %s", error)
+        return error_response(507)
     log.error("unhandled exception", exc_info=error)
     return error_response(500)
 
@@ -130,4 +173,6 @@ def handle_unexpected(error):
 def register_error_handlers(app):
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(peewee.IntegrityError, handle_integrity_error)
+    app.register_error_handler(sqlite3.IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

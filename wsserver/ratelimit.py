@@ -1,20 +1,38 @@
 """Rate limits with flask-limiter, counted in a small SQLite file shared by all worker processes.
 
-flask-limiter's in-memory storage counts per process, so with several gunicorn
-workers a client would get several times its limit. This storage (a `limits`
+flask-limiter's in-memory storage counts per process, so with several worker
+processes a client would get several times its limit. This storage (a `limits`
 backend registered as `wsserver-sqlite://PATH`) keeps fixed-window counters in
 <instance>/ratelimit.sqlite3, separate from the data so counting never
 contends with data writes, with synchronous=OFF because a lost counter after
 an OS crash does not matter.
+
+The rules (README, "Rate limits"):
+
+- One budget (RATE_LIMIT) per VERIFIED account: the credentials are checked
+  before the limiter counts the request (identify_caller), so a valid token or
+  Basic password keys the budget on the account. Missing, wrong or unchecked
+  credentials count against the client address, so junk tokens or usernames
+  buy no fresh budget. While an address is out of budget its Basic passwords
+  are not even hashed.
+- Failed password logins (HTTP Basic and POST /token), counted by LoginGuard in
+  the same file: LOGIN_LOCKOUT per (username, address) locks that pair only, so
+  an attacker cannot lock the owner out from elsewhere; LOGIN_BRAKE per username
+  over all addresses is the slower global brake. A locked login answers 429
+  before any password hashing.
 """
 import hashlib
+import math
 import os
 import sqlite3
 import threading
 import time
 
-from flask import request
+from flask import current_app, has_request_context, request
+from limits import parse as parse_limit
 from limits.storage import Storage
+
+from .errors import TooManyRequests
 
 RATE_LIMIT_FILE = "ratelimit.sqlite3"
 _EXEMPT_PATHS = ("/healthz", "/readyz", "/openapi.json")
@@ -86,32 +104,123 @@ class SQLiteCounterStorage(Storage):
         self._connection().execute("DELETE FROM counter WHERE key = ?", (key,))
 
 
+# The scope of the one application-wide budget (flask-limiter counts it under [key, scope]).
+BUDGET_SCOPE = "budget"
+LOGIN_GUARD = "wsserver-login-guard"
+# Set per request by identify_caller: the account whose credentials were verified, or None.
+_CALLER = "wsserver.verified_caller"
+# Set when a login was refused: the headers that 429 must carry (see finish_rate_headers).
+_REFUSAL = "wsserver.login_refusal"
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Window", "Retry-After")
+
+
+def client_address():
+    """The address the request came from (the proxy's X-Forwarded-For with WSSERVER_TRUST_PROXY)."""
+    return request.remote_addr or "unknown"
+
+
 def rate_limit_key():
-    """Per token (a hash of it, never the token), per Basic username, else per client address."""
-    authorization = request.authorization
-    if authorization is not None:
-        if authorization.type == "bearer" and authorization.token:
-            return "token:" + hashlib.sha256(authorization.token.encode()).hexdigest()[:32]
-        if authorization.type == "basic" and authorization.username:
-            return "user:" + authorization.username
-    return "address:" + (request.remote_addr or "unknown")
+    """Per verified account, else per client address (credentials that fail count against the address)."""
+    account = request.environ.get(_CALLER)
+    if account is not None:
+        return "account:" + account.id
+    return "address:" + client_address()
 
 
 def _exempt():
     return request.path in _EXEMPT_PATHS or request.path.startswith(_EXEMPT_PREFIXES)
 
 
+class LoginGuard:
+    """Failed password logins, per (username, address) for the lock-out and per username as a brake.
+
+    Counted with the limiter's own fixed-window strategy, in its storage (the
+    shared SQLite file, so every worker process sees them, and limiter.reset()
+    clears them too). Usernames are counted whether or not such an account
+    exists, so a lock-out tells nothing about which usernames are real.
+    """
+
+    def __init__(self, limiter, lockout, brake):
+        self.limiter = limiter
+        self.rules = [
+            (parse_limit(rule), scope)
+            for rule, scope in ((lockout, "login-failures"), (brake, "login-brake"))
+            if rule is not None
+        ]
+
+    def _identifiers(self, scope, username, address):
+        # a digest: bounded keys, and no usernames in the counter file
+        name = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return (scope, name, address) if scope == "login-failures" else (scope, name)
+
+    def refuse_if_locked(self, username, address):
+        """Raise TooManyRequests (with Retry-After and X-RateLimit-*) when this login is locked."""
+        strategy = self.limiter.limiter
+        for item, scope in self.rules:
+            identifiers = self._identifiers(scope, username, address)
+            try:
+                if strategy.test(item, *identifiers):
+                    continue
+                reset_at, _ = strategy.get_window_stats(item, *identifiers)
+            except sqlite3.Error:  # like the limiter (swallow_errors): a broken counter file locks nobody out
+                current_app.logger.warning("login counters unavailable", exc_info=True)
+                return
+            headers = {
+                "Retry-After": str(max(1, math.ceil(reset_at - time.time()))),
+                "X-RateLimit-Limit": str(item.amount),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(reset_at + 1)),
+                "X-RateLimit-Window": str(item.get_expiry() * 1000),
+            }
+            if has_request_context():
+                request.environ[_REFUSAL] = headers
+            where = " from this address" if scope == "login-failures" else ""
+            raise TooManyRequests(
+                f"Too many failed logins for this username{where} (limit: {item}). "
+                "Retry after the time in Retry-After.",
+                headers=headers,
+            )
+
+    def count_failure(self, username, address):
+        try:
+            for item, scope in self.rules:
+                self.limiter.limiter.hit(item, *self._identifiers(scope, username, address))
+        except sqlite3.Error:
+            current_app.logger.warning("login counters unavailable", exc_info=True)
+
+
+def _login_guard():
+    return current_app.extensions.get(LOGIN_GUARD)
+
+
+def refuse_locked_login(username, address):
+    """Before a password is checked: TooManyRequests if this (username, address) or username is locked."""
+    guard = _login_guard()
+    if guard is not None and username:
+        guard.refuse_if_locked(username, address)
+
+
+def count_failed_login(username, address):
+    guard = _login_guard()
+    if guard is not None and username:
+        guard.count_failure(username, address)
+
+
 def init_rate_limits(app):
-    """Install flask-limiter when RATE_LIMIT is set; X-RateLimit-* headers on every limited answer."""
-    limit = app.config["RATE_LIMIT"]
-    if limit is None:
+    """Install flask-limiter when RATE_LIMIT or a login limit is set; X-RateLimit-* headers on every limited answer."""
+    budget = app.config["RATE_LIMIT"]
+    lockout, brake = app.config["LOGIN_LOCKOUT"], app.config["LOGIN_BRAKE"]
+    if budget is None and lockout is None and brake is None:
         return None
-    from flask_limiter import HeaderNames, Limiter
+    from flask_limiter import ApplicationLimit, HeaderNames, Limiter
+
+    from . import auth
 
     limiter = Limiter(
         rate_limit_key,
-        # one budget per caller across all routes (default_limits would count per route)
-        application_limits=[limit],
+        # one budget per caller across all routes (default_limits would count per route);
+        # none when only the login limits are on (the limiter then just holds their counters)
+        application_limits=[ApplicationLimit(budget, scope=BUDGET_SCOPE)] if budget else [],
         storage_uri="wsserver-sqlite://" + os.path.join(app.config["INSTANCE_PATH"], RATE_LIMIT_FILE),
         strategy="fixed-window",
         headers_enabled=True,
@@ -126,12 +235,37 @@ def init_rate_limits(app):
         swallow_errors=True,
     )
     limiter.request_filter(_exempt)
+    if lockout is not None or brake is not None:
+        app.extensions[LOGIN_GUARD] = LoginGuard(limiter, lockout, brake)
+
+    if budget is not None:
+        budget_item = parse_limit(budget)
+
+        def address_has_budget():
+            try:
+                return limiter.limiter.test(budget_item, "address:" + client_address(), BUDGET_SCOPE)
+            except sqlite3.Error:
+                return True
+
+        # Registered before the limiter's own hook, so it runs first (before_request runs in order):
+        # the key is decided once the credentials are checked.
+        @app.before_request
+        def identify_caller():
+            # unknown routes (no endpoint) are not limited and never authenticate: check nothing there
+            if request.endpoint is None or request.method == "OPTIONS" or _exempt():
+                return
+            request.environ[_CALLER] = auth.identify_caller(may_check_password=address_has_budget)
 
     # Registered before the limiter's own hook, so this runs after it (Flask runs them in reverse).
     @app.after_request
-    def add_window_header(response):
+    def finish_rate_headers(response):
         current = limiter.current_limit
-        if current is not None:
+        refusal = request.environ.get(_REFUSAL)
+        if response.status_code == 429 and refusal is not None and not (current is not None and current.breached):
+            # a login lock-out, not the budget: its own numbers, over those flask-limiter added for the budget
+            for name in RATE_HEADERS:
+                response.headers[name] = refusal[name]
+        elif current is not None:
             response.headers["X-RateLimit-Window"] = str(current.limit.get_expiry() * 1000)
             if response.status_code != 429:
                 response.headers.pop("Retry-After", None)

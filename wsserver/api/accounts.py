@@ -13,6 +13,7 @@ from schemas.common import EmptySchema
 
 from ..auth import current_account
 from ..errors import error_response
+from ..ratelimit import client_address
 from ..services import accounts
 from .common import Blueprint
 
@@ -22,13 +23,16 @@ blp = Blueprint("accounts", __name__, description="Accounts, tokens and the call
 @blp.route("/token")
 class TokenResource(MethodView):
     @blp.public
-    @blp.errors(400, 401, 413, 415)
+    @blp.errors(400, 401, 413, 415, 429)
     @blp.arguments(TokenRequestSchema())
     @blp.response(200, TokenSchema)
     def post(self, payload):
-        """Exchange a username and password for a fresh personal access token."""
+        """Exchange a username and password for a fresh personal access token.
+
+        Failed attempts are counted per username and address (see the README's rate limits): too many answer 429.
+        """
         credentials = payload["credentials"]
-        token = accounts.token_for_password(credentials["username"], credentials["password"])
+        token = accounts.token_for_password(credentials["username"], credentials["password"], client_address())
         if token is None:
             return error_response(401, "Wrong username or password.")
         return {"token": token}

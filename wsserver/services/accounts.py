@@ -6,6 +6,7 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import ratelimit
 from ..db import CompiledSelect, database
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..ids import hash_secret, new_id, new_secret, now_iso
@@ -65,8 +66,21 @@ def issue_token(account, name=""):
     return secret
 
 
-def token_for_password(username, password):
+def login(username, password, address):
+    """account_for_password behind the failed-login limits (wsserver.ratelimit.LoginGuard).
+
+    A locked (username, address) pair or username raises TooManyRequests before
+    any password is hashed; a failure is counted for both.
+    """
+    ratelimit.refuse_locked_login(username, address)
     account = account_for_password(username, password)
+    if account is None:
+        ratelimit.count_failed_login(username, address)
+    return account
+
+
+def token_for_password(username, password, address):
+    account = login(username, password, address)
     if account is None:
         return None
     return issue_token(account, name="password")
