@@ -4,10 +4,11 @@
 
 Every route answers the same small JSON document to `Authorization: Bearer
 <BENCH_TOKEN>` (compared in constant time, 401 otherwise); a PUT or POST body
-is parsed as JSON first. It runs on wsserver.serve.Server with
-wsserver.serve.gunicorn_options and the same WORKERS/THREADS settings
-(defaults < instance config < WSSERVER_* environment), so the difference to
-wsserver is wsserver's own work per request.
+is parsed as JSON first. It runs on wsserver.serve.run (granian) with the same
+WORKERS/THREADS settings (defaults < instance config < WSSERVER_* environment),
+so the difference to wsserver is wsserver's own work per request. For a
+checkout from before granian (bench/run.py --tree), it runs on that
+checkout's gunicorn server and options, as wsserver there does.
 """
 import argparse
 import hmac
@@ -51,9 +52,21 @@ def create_bare_app(token):
     return app
 
 
+def run_on_gunicorn(app, settings):
+    from wsserver.serve import Server, gunicorn_options
+
+    options = gunicorn_options(settings)
+    options["proc_name"] = "bare-flask"
+    Server(app, options).run()
+
+
 def main(argv=None):
     from wsserver.config import load_settings
-    from wsserver.serve import Server, gunicorn_options
+
+    try:
+        from wsserver.serve import run
+    except ImportError:  # a wsserver checkout from before granian
+        run = run_on_gunicorn
 
     parser = argparse.ArgumentParser(description="Serve the bare Flask ceiling app.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -65,14 +78,12 @@ def main(argv=None):
         return 2
     instance = os.environ.get("WSSERVER_INSTANCE_PATH") or tempfile.mkdtemp(prefix="bare-flask-")
     settings, _ = load_settings({"INSTANCE_PATH": instance, "HOST": arguments.host, "PORT": arguments.port})
-    options = gunicorn_options(settings)
-    options["proc_name"] = "bare-flask"
     print(
         f"bare_flask: serving http://{arguments.host}:{arguments.port} "
         f"({settings['WORKERS']} processes x {settings['THREADS']} threads)",
         flush=True,
     )
-    Server(create_bare_app(token), options).run()
+    run(create_bare_app(token), settings)
     return 0
 
 

@@ -17,7 +17,7 @@ from conftest import ADMIN_TOKEN, API, ROOT, LiveServer, bearer, free_port
 from wsserver import create_app
 from wsserver.backup import BackupError, create_backup, restore_backup
 from wsserver.config import ConfigError, load_settings, request_body_limit
-from wsserver.serve import gunicorn_options
+from wsserver.serve import HEADER_READ_TIMEOUT_MS, server_options
 
 
 def make_app(instance_path, **settings):
@@ -73,9 +73,11 @@ def test_invalid_configuration_stops_start_up_with_one_line_and_no_traceback(ins
 
 def test_workers_threads_and_address_reach_the_wsgi_server(instance_path):
     app = make_app(instance_path, WORKERS=3, THREADS=6, HOST="127.0.0.2", PORT=9100)
-    options = gunicorn_options(app.config)
-    assert (options["workers"], options["threads"], options["bind"]) == (3, 6, "127.0.0.2:9100")
-    assert options["worker_class"] == "gthread"
+    options = server_options(app.config)
+    assert (options["workers"], options["blocking_threads"]) == (3, 6)
+    assert (options["address"], options["port"]) == ("127.0.0.2", 9100)
+    assert options["interface"] == "wsgi"
+    assert options["http1_settings"].header_read_timeout == HEADER_READ_TIMEOUT_MS
 
 
 def test_request_body_limit_follows_the_avatar_limit(instance_path):

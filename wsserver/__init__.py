@@ -140,12 +140,13 @@ def open_instance(app):
     os.makedirs(os.path.join(instance, AVATAR_FOLDER), exist_ok=True)
     db.open_database(instance, app.config["BUSY_TIMEOUT_MS"])
     migrations.migrate()
+    fresh_token = None
     if app.config["SEED_FILE"]:
         from .services.seed import load_seed_file_at_startup
 
         with app.app_context():
-            load_seed_file_at_startup()  # before the admin bootstrap, so the file may define `admin`
-    fresh_token = accounts.ensure_bootstrap_admin(instance, app.config["ADMIN_TOKEN"])
+            fresh_token = load_seed_file_at_startup()  # with the admin rule, as `flask seed` does
+    fresh_token = accounts.ensure_bootstrap_admin(instance, app.config["ADMIN_TOKEN"]) or fresh_token
     if fresh_token:
         print(
             f"wsserver: created the instance admin 'admin'. Its token (also in "

@@ -181,8 +181,6 @@ SETTINGS = (
     Setting("WORKERS", min(os.cpu_count() or 1, 4), _int_between(1, 64),
             "worker processes of `python app.py`"),
     Setting("THREADS", 8, _int_between(1, 256), "threads per worker process"),
-    Setting("WORKER_CONNECTIONS", 0, _int_between(0, 100000),
-            "connections one worker process holds at once, more wait for a free one (0: twice THREADS)"),
     Setting("BUSY_TIMEOUT_MS", 5000, _int_between(0, 600000),
             "how long a write waits for SQLite's lock before giving up"),
     Setting("TRUST_PROXY", False, _boolean,

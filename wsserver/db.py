@@ -17,10 +17,22 @@ def database_path(instance_path):
     return os.path.join(instance_path, DATABASE_FILE)
 
 
+class InstanceDatabase(SqliteDatabase):
+    """The instance's SQLite database."""
+
+    def rollback(self):
+        # SQLite ends a transaction by itself on some failures (SQLITE_FULL when the disk is full,
+        # some I/O errors): then there is nothing to roll back, and ROLLBACK's own error
+        # ("cannot rollback - no transaction is active") would hide the real one.
+        if not self.is_closed() and not self.connection().in_transaction:
+            return
+        super().rollback()
+
+
 def open_database(instance_path, busy_timeout_ms=5000):
     """Bind the proxy to the SQLite file of this instance and return it."""
     os.makedirs(instance_path, exist_ok=True)
-    sqlite = SqliteDatabase(
+    sqlite = InstanceDatabase(
         database_path(instance_path),
         pragmas=(
             ("journal_mode", "wal"),

@@ -57,6 +57,16 @@ def start_request():
     g.request_id = offered if _REQUEST_ID_PATTERN.match(offered) else new_request_id()
 
 
+def refuse_long_request_target():
+    """414 in the envelope for a path and query longer than MAX_REQUEST_TARGET bytes (the HTTP
+    server itself refuses only far longer ones, at 64 KiB, without a body)."""
+    environ = request.environ
+    length = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) + 1
+    if length > MAX_REQUEST_TARGET:
+        return error_response(414, f"The request target is {length} bytes long; at most {MAX_REQUEST_TARGET} are allowed.")
+    return None
+
+
 def require_json_body():
     """A request that carries a body must say it is JSON (415 otherwise)."""
     if request.method in BODY_METHODS and not request.is_json:
@@ -108,6 +118,7 @@ def finish_request(response):
 
 def install_request_hooks(app):
     app.before_request(start_request)
+    app.before_request(refuse_long_request_target)
     app.before_request(require_json_body)
     app.after_request(finish_request)
     if app.config["TRUST_PROXY"]:

@@ -61,7 +61,7 @@ class BackgroundStreamHandler(logging.Handler):
     writes to stderr while holding it, so under load the threads queue behind
     each other's writes (a profile of the server showed a fifth of its time
     there). Here a request thread only puts the record on a queue. The writer
-    thread is started lazily in each process (gunicorn forks its workers after
+    thread is started lazily in each process (granian forks its workers after
     the app is made) and writes whatever is queued before flushing; at exit
     logging.shutdown() closes the handler, which drains the queue, so no line is
     lost on a clean shutdown.

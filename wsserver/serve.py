@@ -1,105 +1,182 @@
-"""`python app.py`: wsserver on gunicorn (pre-forked worker processes, threads in each).
+"""`python app.py`: wsserver on granian (worker processes, a pool of Python threads in each).
 
-The app is created once in the master (schema migration and the admin
-bootstrap run once), the master's database connection is closed, and the
-workers are forked from it; each worker thread then keeps its own SQLite
-connection for its whole life. SIGTERM/SIGINT stop gracefully: in-flight
-requests finish within the graceful timeout, then each worker closes its
-database connection.
+Why granian: its HTTP/1 side is Rust (hyper on tokio), so a connection that is slow to send its
+headers, or idle between requests, costs a small buffer, not a Python thread; only complete
+requests reach the WSGI threads. With gunicorn's gthread workers 16 slowloris connections (or 100
+idle ones) took every thread and /healthz stopped answering; see the README's "Serving front end"
+for the figures that decided it (bench/slow_clients.py and `make bench`).
+
+Start-up, in order: refuse a second server on the same instance folder (a lock file) and a port
+that is taken, each with a one-line error and nothing in the instance changed; granian binds the
+socket; only then is the instance opened (migrations, seed file, the admin bootstrap: once, in the
+main process); then the workers are forked and each keeps one SQLite connection per thread.
+SIGTERM/SIGINT stop gracefully: the workers stop accepting, finish what is in flight, write out
+their queued log lines and close their database connections.
 """
 import argparse
+import errno
+import fcntl
+import logging
+import os
+import socket
 import sys
-
-from gunicorn.app.base import BaseApplication
 
 from .config import ConfigError
 
-GRACEFUL_TIMEOUT_SECONDS = 20
+LOCK_FILE = "server.lock"
+# A client gets this long to send a request's headers (slowloris connections are dropped after it).
+HEADER_READ_TIMEOUT_MS = 10_000
 
 
-class Server(BaseApplication):
-    def __init__(self, application, options):
-        self.application = application
-        self.options = options
-        super().__init__()
-
-    def load_config(self):
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return self.application
+class StartError(Exception):
+    """The server cannot start; the message is one line for the operator."""
 
 
-def write_error_envelope(sock, status_int, reason, mesg):
-    """gunicorn's answer to a request it cannot parse (request line too long, bad header, ...),
-    in the same JSON envelope as every other error instead of gunicorn's HTML page."""
-    import json
+def describe(error, instance_path=None):
+    """One line for an operator: what went wrong, without a traceback."""
+    from .errors import DomainError, is_storage_full
 
-    from gunicorn import util
-
-    from .errors import envelope
-
-    body = json.dumps(envelope(f"{reason}: {mesg}" if mesg else reason)).encode()
-    head = (
-        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        f"X-Content-Type-Options: nosniff\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode("latin-1")
-    util.write_nonblock(sock, head + body)
+    if is_storage_full(error, instance_path):
+        return f"the disk is full ({error})"
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return f"{type(error).__name__}: {error}".replace("\n", " ")
 
 
-def _close_database(server, worker):
-    from . import db
+def lock_instance(instance_path):
+    """Hold <instance>/server.lock for the life of this process; StartError when another holds it."""
+    os.makedirs(instance_path, exist_ok=True)
+    path = os.path.join(instance_path, LOCK_FILE)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        with os.fdopen(descriptor) as handle:
+            holder = handle.read().strip() or "another process"
+        raise StartError(
+            f"another wsserver (pid {holder}) is already serving the instance {instance_path}; "
+            "stop it first or use another WSSERVER_INSTANCE_PATH"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, str(os.getpid()).encode())
+    return descriptor  # kept open (and locked) until the process ends
 
-    db.close_connection()
+
+def check_port_free(host, port):
+    """StartError when host:port cannot be bound (in use, no permission, no such address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise StartError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
-def gunicorn_options(config):
+def server_options(config):
+    """The keyword arguments of granian's server for these settings."""
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
     return {
-        "bind": f"{config['HOST']}:{config['PORT']}",
+        "address": config["HOST"],
+        "port": config["PORT"],
+        "interface": Interfaces.WSGI,
         "workers": config["WORKERS"],
-        "threads": config["THREADS"],
-        "worker_class": "gthread",
-        # A gthread worker accepts every connection it can and queues it for its threads, so one
-        # worker could take all of a burst of keep-alive clients while the others idle (seen in the
-        # benchmark: a third of the throughput on some runs). Capped at twice its threads, a
-        # worker leaves the rest to the others; it could not serve them any sooner anyway.
-        "worker_connections": config["WORKER_CONNECTIONS"] or 2 * config["THREADS"],
-        "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
-        "timeout": 60,
-        "keepalive": 5,
-        # longest request line gunicorn accepts (its maximum); longer ones get 414 in the envelope
-        "limit_request_line": 8190,
-        # wsserver writes its own access log (with request ids); gunicorn only reports problems
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-        "proc_name": "wsserver",
-        "worker_exit": _close_database,
-        # forwarded headers are handled by the app (WSSERVER_TRUST_PROXY), not by gunicorn
-        "forwarded_allow_ips": "127.0.0.1,::1" if config["TRUST_PROXY"] else "",
+        "blocking_threads": config["THREADS"],
+        "http1_settings": HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
+        # wsserver writes its own access log (with request ids); granian only reports problems
+        "log_access": False,
+        "log_level": LogLevels.warning,
+        "respawn_failed_workers": True,
     }
 
 
+class _QuietThreadAdvice(logging.Filter):
+    """granian advises against more threads than 2 x cores + 1 at every start; THREADS is the
+    operator's choice (README: Serving), so that advice is not repeated on every start."""
+
+    def filter(self, record):
+        return "Python threads" not in record.getMessage()
+
+
+class Worker:
+    """What each forked worker process does when it starts and when it stops."""
+
+    def __init__(self, wsgi_app, config):
+        self.wsgi_app = wsgi_app
+        self.config = config
+
+    def load(self):
+        # granian set up its own logging in the new process (closing ours): put wsserver's back
+        from .logs import configure_logging
+
+        config = self.config
+        configure_logging(config["LOG_FORMAT"], config["LOG_LEVEL"], config["ACCESS_LOG"], background=True)
+        return self.wsgi_app
+
+    @staticmethod
+    def run(*args, **kwargs):
+        """granian's WSGI worker, then: finish pending avatar clean-ups, close this process's
+        database connections and write out the queued log lines (a worker process ends without
+        running atexit hooks)."""
+        from granian.server.mp import MPServer
+
+        from . import db
+        from .services.avatars import finish_pending_removals
+
+        try:
+            MPServer._spawn_wsgi_worker(*args, **kwargs)
+        finally:
+            finish_pending_removals()  # avatar files whose removal is still being retried
+            db.close_connection()
+            logging.shutdown()
+
+
+def run(wsgi_app, config, on_startup=None):
+    """Serve `wsgi_app` on granian with these settings until SIGTERM/SIGINT.
+
+    `on_startup` runs in the main process once the socket is bound, before the workers fork.
+    """
+    from granian import Granian
+
+    server = Granian("wsserver", **server_options(config))  # the app is handed over, not imported by name
+    logging.getLogger("_granian").addFilter(_QuietThreadAdvice())
+    if on_startup is not None:
+        server.on_startup(on_startup)
+    server.serve(spawn_target=Worker.run, target_loader=Worker(wsgi_app, config).load, wrap_loader=False)
+
+
 def serve(overrides=None):
-    from . import create_app, db
+    from . import create_app, db, open_instance
     from .logs import configure_logging
 
-    from gunicorn import util
-
-    app = create_app(overrides)
-    db.close_connection()  # workers open their own after the fork
+    app = create_app(overrides, open_storage=False)  # nothing in the instance changes yet
     config = app.config
-    # request threads hand log records to a writer thread instead of queueing on stderr
-    configure_logging(config["LOG_FORMAT"], config["LOG_LEVEL"], config["ACCESS_LOG"], background=True)
-    # gunicorn's own error pages (unparseable requests) use the error envelope too
-    util.write_error = write_error_envelope
-    print(
-        f"wsserver: serving http://{config['HOST']}:{config['PORT']} "
-        f"({config['WORKERS']} processes x {config['THREADS']} threads), instance {config['INSTANCE_PATH']}",
-        flush=True,
-    )
-    Server(app, gunicorn_options(config)).run()
+    lock_instance(config["INSTANCE_PATH"])
+    check_port_free(config["HOST"], config["PORT"])
+
+    def open_storage():
+        # granian has bound the socket: the server is really going to serve
+        try:
+            open_instance(app)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a full disk, an unreadable folder, a seed file that breaks a rule
+            raise StartError(f"cannot open the instance {config['INSTANCE_PATH']}: {describe(exc, config['INSTANCE_PATH'])}") from None
+        db.close_connection()  # workers open their own after the fork
+        configure_logging(config["LOG_FORMAT"], config["LOG_LEVEL"], config["ACCESS_LOG"], background=True)
+        print(
+            f"wsserver: serving http://{config['HOST']}:{config['PORT']} "
+            f"({config['WORKERS']} processes x {config['THREADS']} threads), instance {config['INSTANCE_PATH']}",
+            flush=True,
+        )
+
+    run(app, config, on_startup=open_storage)
 
 
 def parse_arguments(argv):
@@ -120,5 +197,11 @@ def main(argv=None):
         serve(overrides)
     except ConfigError as exc:
         print(f"wsserver: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StartError as exc:
+        print(f"wsserver: cannot start: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the instance folder itself: not creatable, not writable, a full disk
+        print(f"wsserver: cannot start: {describe(exc)}", file=sys.stderr)
         return 2
     return 0

@@ -164,9 +164,11 @@ def ensure_bootstrap_admin(instance_path, admin_token=None):
     """Make sure an instance admin can get in.
 
     With WSSERVER_ADMIN_TOKEN: the account `admin` exists, is an instance admin
-    and accepts that token (idempotent). Without it and with no account at all:
-    create `admin` with a fresh token, write it to <instance>/admin-token (0600)
-    and return it so the caller can print it once.
+    and accepts that token (idempotent). Without it and with no instance admin
+    at all (a fresh instance, or a seed file that defines none): create `admin`
+    with a fresh token, write it to <instance>/admin-token (0600) and return it
+    so the caller can print it once. A non-admin account already named `admin`
+    is a Conflict: it is never promoted behind anybody's back.
     """
     with database.atomic():
         if admin_token:
@@ -194,8 +196,14 @@ def ensure_bootstrap_admin(instance_path, admin_token=None):
                 (Token.account == account) & (Token.name == ENVIRONMENT_TOKEN_NAME) & (Token.token_hash != digest)
             ).execute()
             return None
-        if Account.select().exists():
+        if Account.select().where(Account.admin == True).exists():  # noqa: E712 (SQL, not Python)
             return None
+        if Account.select().where(Account.username == BOOTSTRAP_USERNAME).exists():
+            raise Conflict(
+                f"No instance administrator exists and the account '{BOOTSTRAP_USERNAME}' is not one: "
+                f"give some account `admin: true`, or rename '{BOOTSTRAP_USERNAME}' so it can be created.",
+                {"accounts": ["no instance administrator"]},
+            )
         account = Account.create(
             id=new_id(), username=BOOTSTRAP_USERNAME, nickname="Administrator", admin=True, created_at=now_iso()
         )

@@ -1,7 +1,10 @@
-"""Readiness: the database answers and the avatar folder is writable."""
+"""Readiness: the database answers, the avatar folder is writable, the disk has room for writes."""
 import os
 
+from flask import current_app
+
 from ..db import database_answers
+from ..disk import has_room
 from .avatars import avatar_folder
 
 
@@ -11,4 +14,5 @@ def readiness():
     return {
         "database": database_answers(),
         "avatars": os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK),
+        "storage": has_room(current_app.config["INSTANCE_PATH"]),
     }

@@ -94,6 +94,9 @@ def parse_text(text, fmt, path="<seed>"):
         except json.JSONDecodeError as exc:
             if fmt == "json":
                 raise _invalid_file(path, f"not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}.") from None
+        except ValueError as exc:  # an integer literal past Python's digit limit
+            if fmt == "json":
+                raise _invalid_file(path, f"not valid JSON: {exc}.") from None
     yaml = _yaml()
     try:
         return yaml.load(text, Loader=_yaml_loader())
@@ -102,6 +105,8 @@ def parse_text(text, fmt, path="<seed>"):
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise _invalid_file(path, f"not valid {'YAML' if fmt else 'JSON or YAML'}: {where}{problem}.") from None
+    except ValueError as exc:  # an integer literal past Python's digit limit
+        raise _invalid_file(path, f"not valid {'YAML' if fmt else 'JSON or YAML'}: {exc}.") from None
 
 
 def read_seed_file(path):
@@ -437,7 +442,9 @@ def _forget_dead_admin_token_file(instance_path):
 def load_seed_file_at_startup():
     """WSSERVER_SEED_FILE at start-up: into an empty instance, or always in test mode (the instance is disposable).
 
-    Runs before the admin bootstrap of start-up, so the file may define `admin` itself.
+    The admin rule runs in the same transaction, as for `flask seed`: a file
+    without an instance admin gets the bootstrap `admin`. Returns that admin's
+    fresh token when one was made (to be shown once), else None.
     """
     from ..config import ConfigError
 
@@ -448,11 +455,14 @@ def load_seed_file_at_startup():
     except Invalid as exc:
         raise ConfigError(f"WSSERVER_SEED_FILE ({path}): {describe(exc, '; ')}") from None
     try:
-        result = seed_instance(seed, replace=config["TEST_MODE"], bootstrap=False)
-    except Conflict:
+        result = seed_instance(seed, replace=config["TEST_MODE"])
+    except Conflict as exc:
+        if "instance" not in exc.details:  # not "already holds data": a rule of the file itself
+            raise
         log.info("WSSERVER_SEED_FILE %s not loaded: the instance already holds data", path)
-        return
+        return None
     log.info(
         "seeded from %s: %d accounts, %d workspaces, %d memberships",
         path, result.accounts, result.workspaces, result.memberships,
     )
+    return result.fresh_admin_token
