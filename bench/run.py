@@ -10,7 +10,7 @@ For each N, one after the other on this machine:
    instance folder pre-filled by bench/fill.py: N workspaces, the benchmark
    account owns M of them);
 2. bench/bare_flask.py: a constant JSON answer behind the same Bearer check, on
-   the same gunicorn Server, options and WORKERS/THREADS (the ceiling);
+   the same WSGI server (wsserver.serve.run: granian), options and WORKERS/THREADS (the ceiling);
 3. json-server 0.17.4 (npm, system node) over the same N workspaces;
 
 each driven by wrk (bench/load.lua) with the same connections, threads and
@@ -71,7 +71,7 @@ SYSTEM_OPERATIONS = {
     "json-server": ("get", "list", "search", "put"),
 }
 RATE_LIMIT_NOTE = (
-    "wsserver runs with WSSERVER_RATE_LIMIT=off: its default limit (300 requests/minute per token) "
+    "wsserver runs with WSSERVER_RATE_LIMIT=off: its default limit (300 requests/minute per account) "
     "would answer 429 to a benchmark after its first 300 requests."
 )
 
@@ -856,8 +856,8 @@ def machine_notes(settings, tools, started_load, ended_load, fills, env_settings
         f"timeout {settings['timeout']} s; "
         "it runs on the same CPUs as the servers",
         f"wsserver: `python app.py --port P`, {env_settings['WORKERS']} worker processes × {env_settings['THREADS']} "
-        f"threads (gunicorn gthread), access log {'on' if env_settings['ACCESS_LOG'] else 'off'}. {RATE_LIMIT_NOTE}",
-        "bare Flask: bench/bare_flask.py on the same gunicorn Server and options, same WORKERS/THREADS; "
+        f"threads (granian), access log {'on' if env_settings['ACCESS_LOG'] else 'off'}. {RATE_LIMIT_NOTE}",
+        "bare Flask: bench/bare_flask.py on the same granian server and options, same WORKERS/THREADS; "
         "constant JSON after a constant-time Bearer check; PUT bodies parsed as JSON",
         f"json-server {JSON_SERVER_VERSION} on node {tools['node-version']}, `--id fullname --quiet` (no request log); "
         "no authentication; lists all N workspaces (not only the caller's); its db.json is stored in fullname order, "
