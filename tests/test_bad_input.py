@@ -176,7 +176,6 @@ def test_raw_protocol_abuse_gets_enveloped_4xx_from_the_real_server(live_server)
         b"GET /api/v2/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer abc\x00def\r\n\r\n",
         b"PUT /api/v2/workspaces/x HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
         b"GARBAGE\r\n\r\n",
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 500_000 + b"\r\n\r\n",
         b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
     ]
     for data in not_http:
@@ -184,6 +183,11 @@ def test_raw_protocol_abuse_gets_enveloped_4xx_from_the_real_server(live_server)
         head = answer.partition(b"\r\n\r\n")[0]
         assert 400 <= int(head.split(b" ")[1]) < 500, answer[:300]
         assert b"connection: close" in head.lower(), head
+    # a huge header: granian refuses some (bare 431), lets others through to the app (431 envelope)
+    for size in (9_000, 500_000):
+        answer = _raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: "
+                              + b"a" * size + b"\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:300]
     assert requests.get(live_server.url + "/healthz", timeout=5).status_code == 200
 
 

@@ -230,7 +230,7 @@ def test_a_seed_file_whose_admin_account_is_not_an_admin_is_refused_in_one_line(
     assert "No instance administrator exists" in refused.stderr
 
 
-# --- the request line limit, now the app's own ------------------------------------------------
+# --- the request head limits, now the app's own ------------------------------------------------
 
 
 def test_a_request_target_over_8190_bytes_is_414_in_the_envelope(client, admin_headers):
@@ -240,3 +240,12 @@ def test_a_request_target_over_8190_bytes_is_414_in_the_envelope(client, admin_h
     assert client.get(f"{API}/workspaces?{query}", headers=admin_headers).status_code != 414  # at the limit
     error = assert_error(client.get(f"{API}/workspaces?{query}a", headers=admin_headers), 414)
     assert "8190" in error["message"]
+
+
+def test_a_header_over_8190_bytes_or_over_100_headers_is_431_in_the_envelope(client, admin_headers):
+    from wsserver.hooks import MAX_HEADER_BYTES, MAX_HEADERS
+
+    assert client.get(f"{API}/me", headers={**admin_headers, "X-Big": "a" * 1000}).status_code == 200
+    assert_error(client.get(f"{API}/me", headers={**admin_headers, "X-Big": "a" * MAX_HEADER_BYTES}), 431)
+    many = {f"X-H{n}": "1" for n in range(MAX_HEADERS)}
+    assert_error(client.get(f"{API}/me", headers={**admin_headers, **many}), 431)

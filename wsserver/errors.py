@@ -64,6 +64,7 @@ MESSAGES = {
     413: "The request body is too large.",
     414: "The request target (path and query string) is too long.",
     415: "The request body must be JSON (Content-Type: application/json).",
+    431: "The request headers are too large.",
     422: "The request has invalid values.",
     429: "Too many requests.",
     500: "Internal server error.",

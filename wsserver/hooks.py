@@ -31,8 +31,10 @@ _SECRET_PARAMETER = re.compile(
     re.VERBOSE,
 )
 BODY_METHODS = ("POST", "PUT", "PATCH")
-# Longest path and query string accepted (what gunicorn, wsserver's earlier server, allowed).
-MAX_REQUEST_TARGET = 8190
+# The largest request head accepted: what gunicorn, wsserver's earlier server, allowed.
+MAX_REQUEST_TARGET = 8190  # bytes of path and query string
+MAX_HEADER_BYTES = 8190  # bytes of one header, name and value
+MAX_HEADERS = 100
 
 access_log = logging.getLogger(ACCESS_LOGGER_NAME)
 
@@ -57,13 +59,19 @@ def start_request():
     g.request_id = offered if _REQUEST_ID_PATTERN.match(offered) else new_request_id()
 
 
-def refuse_long_request_target():
-    """414 in the envelope for a path and query longer than MAX_REQUEST_TARGET bytes (the HTTP
-    server itself refuses only far longer ones, at 64 KiB, without a body)."""
+def refuse_oversized_request_head():
+    """414 for a path and query longer than MAX_REQUEST_TARGET bytes, 431 for a header longer
+    than MAX_HEADER_BYTES or more than MAX_HEADERS of them, in the envelope (the HTTP server
+    itself refuses only far larger request heads, at about 400 KiB, and not reliably)."""
     environ = request.environ
     length = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) + 1
     if length > MAX_REQUEST_TARGET:
         return error_response(414, f"The request target is {length} bytes long; at most {MAX_REQUEST_TARGET} are allowed.")
+    headers = [(name, value) for name, value in environ.items() if name.startswith("HTTP_")]
+    if len(headers) > MAX_HEADERS or any(len(name) + len(value) > MAX_HEADER_BYTES for name, value in headers):
+        return error_response(
+            431, f"At most {MAX_HEADERS} request headers of at most {MAX_HEADER_BYTES} bytes each are allowed."
+        )
     return None
 
 
@@ -118,7 +126,7 @@ def finish_request(response):
 
 def install_request_hooks(app):
     app.before_request(start_request)
-    app.before_request(refuse_long_request_target)
+    app.before_request(refuse_oversized_request_head)
     app.before_request(require_json_body)
     app.after_request(finish_request)
     if app.config["TRUST_PROXY"]:
