@@ -30,7 +30,7 @@ from PIL import Image
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, LiveServer, assert_error, bearer, png_base64
 from wsserver import create_app
 from wsserver.models import Workspace
-from wsserver.services import avatars
+from wsserver.services import avatar_files
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def avatar_dir(app_or_path):
 
 def files_on_disk(folder):
     """Stored avatar files (temporaries of uploads in flight left out)."""
-    return {name for name in os.listdir(folder) if not name.startswith(avatars.TEMPORARY_PREFIX)}
+    return {name for name in os.listdir(folder) if not name.startswith(avatar_files.TEMPORARY_PREFIX)}
 
 
 def referenced_files(instance_path):
@@ -480,7 +480,7 @@ def test_a_clean_up_that_loses_the_lock_race_is_retried_without_any_request(inst
     # No request from here on: the file goes by itself, the referenced one stays.
     assert wait_until(lambda: files_on_disk(folder) == {kept}, 5), files_on_disk(folder)
     assert referenced_files(instance_path) == {kept}
-    assert avatars.pending_removals() == set()
+    assert avatar_files.pending_removals() == set()
 
 
 def test_a_removal_that_fails_once_is_retried(client, app, owner, monkeypatch):

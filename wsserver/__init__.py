@@ -134,7 +134,7 @@ def open_instance(app):
         return
     from . import db, migrations
     from .services import accounts
-    from .services.avatars import AVATAR_FOLDER, clean_temporary_files, remove_unreferenced_files
+    from .services.avatar_files import AVATAR_FOLDER, clean_temporary_files, remove_unreferenced_files
 
     instance = app.config["INSTANCE_PATH"]
     os.makedirs(os.path.join(instance, AVATAR_FOLDER), exist_ok=True)

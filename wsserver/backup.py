@@ -18,7 +18,7 @@ import zlib
 from datetime import datetime, timezone
 
 from .db import DATABASE_FILE
-from .services.avatars import AVATAR_FOLDER
+from .services.avatar_files import AVATAR_FOLDER
 from .services.test_mode import STATE_FOLDER as TEST_MODE_FOLDER
 
 MANIFEST = "MANIFEST.json"

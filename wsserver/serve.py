@@ -127,7 +127,7 @@ class Worker:
         from granian.server.mp import MPServer
 
         from . import db
-        from .services.avatars import finish_pending_removals
+        from .services.avatar_files import finish_pending_removals
 
         try:
             MPServer._spawn_wsgi_worker(*args, **kwargs)

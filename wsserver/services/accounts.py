@@ -11,7 +11,7 @@ from ..db import CompiledSelect, database
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..ids import hash_secret, new_id, new_secret, now_iso
 from ..models import Account, AclEntry, Token, Workspace
-from . import avatars, members
+from . import avatar_files, members
 
 # Used with fullmatch: `$` alone would let a trailing newline through.
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -147,7 +147,7 @@ def delete_account(actor, account_id):
         orphaned_files = members.settle_after_departure(workspace_ids)
         Token.delete().where(Token.account == account).execute()
         account.delete_instance()
-    avatars.discard_files(orphaned_files)
+    avatar_files.discard_files(orphaned_files)
 
 
 def memberships_of(account):

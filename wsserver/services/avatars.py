@@ -10,10 +10,10 @@ it any more.
 
 File moves and removals happen inside a database write transaction (SQLite's
 write lock, taken up front), so an upload that links a file and a clean-up
-that removes the same file never interleave, across processes too. A removal
-that fails after its commit is retried in the background (see discard_files).
+that removes the same file never interleave, across processes too. Removing
+files nothing refers to (and retrying a removal that failed) is
+services.avatar_files.
 """
-import atexit
 import binascii
 import contextlib
 import functools
@@ -23,7 +23,6 @@ import os
 import re
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 
 from flask import current_app
@@ -34,17 +33,10 @@ from ..ids import now_iso
 from ..models import Workspace
 from ..permissions import Action
 from . import workspaces
+from .avatar_files import AVATAR_FOLDER, TEMPORARY_PREFIX, avatar_folder, discard_files, is_avatar_file_name, remove_quietly
 from .images import CONTENT_TYPES, IMAGE_TYPES, TYPES_BY_EXTENSION, reencode  # CONTENT_TYPES: also api, schemas
 
 log = logging.getLogger("wsserver")
-
-AVATAR_FOLDER = "avatars"
-
-# Uploads are written to a temporary file with this prefix, then renamed into place.
-TEMPORARY_PREFIX = ".upload-"
-
-# The only names ever stored and served: a SHA-256 in lowercase hex and one of our extensions.
-FILE_NAME_PATTERN = re.compile(r"[0-9a-f]{64}\.(?:png|jpg|gif|webp)")
 
 DATA_URL_PREFIX = re.compile(r"data:([A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+)?;base64,", re.IGNORECASE)
 
@@ -140,29 +132,6 @@ def _malloc_trim():
         return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
-
-
-def avatar_folder():
-    return os.path.join(current_app.config["INSTANCE_PATH"], AVATAR_FOLDER)
-
-
-def is_avatar_file_name(name):
-    return isinstance(name, str) and FILE_NAME_PATTERN.fullmatch(name) is not None
-
-
-def stored_file_of_url(url):
-    """The stored file an avatar URL of this server names, if it exists; else None.
-
-    A workspace whose meta.avatar links another workspace's upload then counts as
-    using that file, so the file is not removed from under it. Call inside the
-    write transaction (discard_files checks references under the same lock).
-    """
-    if not url or "/avatars/" not in url:
-        return None
-    name = url.rsplit("/", 1)[-1]
-    if is_avatar_file_name(name) and os.path.isfile(os.path.join(avatar_folder(), name)):
-        return name
-    return None
 
 
 # --- uploading ----------------------------------------------------------------------------------
@@ -281,183 +250,6 @@ def _sync_folder(folder):
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def remove_quietly(path):
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
-
-
-def discard_files(names):
-    """Remove avatar files that nothing references any more (call after the commit that dropped them).
-
-    A name still in some workspace's avatar_file is kept: identical uploads of
-    two workspaces share one content-addressed file. Tried at once, in the
-    caller's thread; when that fails (SQLite's write lock not had within the
-    busy timeout, a file system error) the names go to this process's retry
-    queue and are tried again in the background, soon and then less often,
-    until they are gone. The commit that dropped the reference has happened, so
-    this is never an error for the caller, and no unreferenced file outlives
-    the process's next successful try (a process killed first leaves it to the
-    start-up sweep, remove_unreferenced_files).
-    """
-    names = {name for name in names if name and not _unsafe_name(name)}
-    if not names:
-        return
-    folder = avatar_folder()
-    try:
-        _remove_unreferenced(folder, names)
-    except Exception as exc:
-        log.warning("could not remove avatar files %s yet (%s: %s); retrying in the background",
-                    sorted(names), type(exc).__name__, exc)
-        _retries.add(current_app._get_current_object(), folder, names)
-
-
-def _remove_unreferenced(folder, names):
-    """Remove those of `names` no workspace refers to; raises when the write lock or a removal fails."""
-    # Under the write lock, so an upload cannot link one of these files between the check and the removal.
-    with database.atomic():
-        referenced = {
-            name
-            for (name,) in Workspace.select(Workspace.avatar_file)
-            .where(Workspace.avatar_file.in_(sorted(names)))
-            .tuples()
-        }
-        for name in sorted(names - referenced):
-            remove_quietly(os.path.join(folder, name))
-
-
-class _RetryQueue:
-    """Avatar files whose removal failed after its commit, tried again by a background thread.
-
-    One thread per process at most, started when a name comes in and ended when
-    the queue is empty; each try is one short write transaction (the same check
-    and removal as discard_files), never inside a request. A try that fails
-    keeps its names for the next one, after DELAYS (then every DELAYS[-1]
-    seconds). At interpreter exit one last try is made. Entries belong to the
-    app (and so the database) that queued them: an entry whose app's database
-    is no longer the one bound (only in tests, where apps come and go) is dropped.
-    """
-
-    DELAYS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._pending = {}  # (app, database, folder) -> set of names
-        self._thread = None
-        self._pid = None
-
-    def add(self, app, folder, names):
-        with self._lock:
-            if self._pid != os.getpid():  # first use in this process (a forked worker has no thread of its parent)
-                self._pid, self._pending, self._thread = os.getpid(), {}, None
-                atexit.register(self.last_try)
-            self._pending.setdefault((app, database.obj, folder), set()).update(names)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="wsserver-avatar-clean-up", daemon=True)
-                self._thread.start()
-
-    def pending(self):
-        """The names waiting for a retry in this process (for tests and diagnostics)."""
-        with self._lock:
-            if self._pid != os.getpid():
-                return set()
-            return set().union(*self._pending.values())
-
-    def _run(self):
-        attempt = 0
-        try:
-            while True:
-                time.sleep(self.DELAYS[min(attempt, len(self.DELAYS) - 1)])
-                attempt += 1
-                self._try_all(log_failures=attempt in (3, 6) or attempt % 10 == 0)
-                with self._lock:
-                    if not self._pending:
-                        if self._thread is threading.current_thread():
-                            self._thread = None
-                        return
-        finally:
-            database.close()  # this thread's connection, if it opened one
-
-    def _try_all(self, log_failures):
-        """One try for every queued name; the names that went (or no longer matter) leave the queue."""
-        with self._lock:
-            work = {key: set(names) for key, names in self._pending.items()}
-        for key, names in work.items():
-            app, bound, folder = key
-            if database.obj is bound:
-                try:
-                    with app.app_context():
-                        _remove_unreferenced(folder, names)
-                except Exception as exc:
-                    if log_failures:
-                        log.warning("still could not remove avatar files %s (%s: %s); retrying",
-                                    sorted(names), type(exc).__name__, exc)
-                    continue
-                log.info("removed unreferenced avatar files %s on a retry", sorted(names))
-            # else: that app's database is no longer the one in use, nothing to check against
-            with self._lock:
-                left = self._pending.get(key, set()) - names
-                if left:
-                    self._pending[key] = left
-                else:
-                    self._pending.pop(key, None)
-
-    def last_try(self):
-        """One last try at interpreter exit (workers that exit without atexit hooks leave it to start-up)."""
-        if self._pid == os.getpid() and self._pending:
-            try:
-                self._try_all(log_failures=True)
-            except Exception:  # exiting: never raise from here
-                pass
-
-
-_retries = _RetryQueue()
-
-
-def pending_removals():
-    """Avatar file names whose removal is waiting for a retry in this process."""
-    return _retries.pending()
-
-
-def finish_pending_removals():
-    """Try the queued removals once, now (for a worker's shutdown hook); True when none is left."""
-    if not _retries.pending():
-        return True
-    _retries.last_try()
-    return not _retries.pending()
-
-
-def _unsafe_name(name):
-    return os.sep in name or "/" in name or "\\" in name or "\0" in name or name.startswith(".")
-
-
-def clean_temporary_files():
-    """Remove half-written uploads left by a crash (run at start-up, before serving)."""
-    folder = avatar_folder()
-    for name in os.listdir(folder):
-        if name.startswith(TEMPORARY_PREFIX):
-            try:
-                os.remove(os.path.join(folder, name))
-            except FileNotFoundError:
-                pass
-
-
-def remove_unreferenced_files():
-    """Remove stored avatars no workspace refers to (left by a crash between the file move
-    and the commit, or between a commit and the clean-up). Run at start-up."""
-    folder = avatar_folder()
-    with database.atomic():  # the write lock: no upload can link a file meanwhile
-        stored = {name for name in os.listdir(folder) if is_avatar_file_name(name)}
-        if not stored:
-            return
-        referenced = {
-            name for (name,) in Workspace.select(Workspace.avatar_file).where(Workspace.avatar_file.is_null(False)).tuples()
-        }
-        for name in sorted(stored - referenced):
-            remove_quietly(os.path.join(folder, name))
 
 
 # --- serving --------------------------------------------------------------------------------------

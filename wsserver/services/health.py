@@ -5,7 +5,7 @@ from flask import current_app
 
 from ..db import database_answers
 from ..disk import has_room
-from .avatars import avatar_folder
+from .avatar_files import avatar_folder
 
 
 def readiness():

@@ -13,7 +13,7 @@ from ..errors import Conflict, Forbidden, NotFound
 from ..ids import new_id, now_iso
 from ..models import Account, AclEntry, Workspace
 from ..permissions import LEVELS, OWNER, USER, Action, may_change_level, may_remove_entry
-from . import avatars
+from . import avatar_files
 from .workspaces import load, load_for, not_found_message
 
 # SQLite allows many more, but keep IN lists short and predictable.
@@ -92,7 +92,7 @@ def remove_entry(account, fullname, entry_id):
                     {"entryId": ["the workspace needs at least one owner"]},
                 )
             entry.delete_instance()
-    avatars.discard_files([avatar_file])
+    avatar_files.discard_files([avatar_file])
 
 
 def _chunks(items):

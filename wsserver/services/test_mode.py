@@ -22,7 +22,7 @@ from .. import ids
 from ..db import database
 from ..errors import Conflict, Forbidden
 from ..permissions import may_administer_instance
-from .avatars import AVATAR_FOLDER, avatar_folder, is_avatar_file_name, remove_quietly
+from .avatar_files import AVATAR_FOLDER, avatar_folder, is_avatar_file_name, remove_quietly
 
 log = logging.getLogger("wsserver")
 

@@ -9,7 +9,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..ids import new_id, new_secret, now_iso
 from ..models import AclEntry, Workspace
 from ..permissions import OWNER, Action, Actor, allows, require
-from . import avatars
+from . import avatar_files
 
 
 @dataclass
@@ -99,7 +99,7 @@ def upsert_workspace(account, fullname, payload):
             stale_file = _update(workspace, payload)
             created = False
     if stale_file:
-        avatars.discard_files([stale_file])
+        avatar_files.discard_files([stale_file])
     return WorkspaceAccess(workspace, actor), created
 
 
@@ -114,7 +114,7 @@ def _create(account, fullname, payload):
         labels=payload.get("labels", {}),
         title=meta.get("title"),
         avatar=meta.get("avatar"),
-        avatar_file=avatars.stored_file_of_url(meta.get("avatar")),
+        avatar_file=avatar_files.stored_file_of_url(meta.get("avatar")),
         created_at=now,
         updated_at=now,
         created_by=account.id,
@@ -136,7 +136,7 @@ def _update(workspace, payload):
     stale_file = None
     if "avatar" in meta and meta["avatar"] != workspace.avatar:
         changes["avatar"] = meta["avatar"]
-        linked = avatars.stored_file_of_url(meta["avatar"])
+        linked = avatar_files.stored_file_of_url(meta["avatar"])
         if linked != workspace.avatar_file:
             stale_file, changes["avatar_file"] = workspace.avatar_file, linked
     if payload.get("resetInvite"):
@@ -155,4 +155,4 @@ def delete_workspace(account, fullname):
         workspace, _ = load_for(account, fullname, Action.DELETE)
         avatar_file = workspace.avatar_file
         workspace.delete_instance()  # ACL entries go by ON DELETE CASCADE
-    avatars.discard_files([avatar_file])
+    avatar_files.discard_files([avatar_file])
