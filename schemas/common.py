@@ -49,9 +49,12 @@ class WholeStringRegexp(validate.Regexp):
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_BUT_TAB_AND_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# The same rules in the OpenAPI document (JSON Schema patterns, ECMA-262 syntax).
-SINGLE_LINE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
-MULTILINE_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+# The same rules in the OpenAPI document (JSON Schema patterns, ECMA-262 syntax): the characters
+# each refuses, as the inside of a character class, then a pattern of the whole value.
+SINGLE_LINE_REFUSED = r"\u0000-\u001f\u007f-\u009f\u2028\u2029"
+MULTILINE_REFUSED = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f"
+SINGLE_LINE_PATTERN = f"^[^{SINGLE_LINE_REFUSED}]*$"
+MULTILINE_PATTERN = f"^[^{MULTILINE_REFUSED}]*$"
 
 SINGLE_LINE = "single-line"
 MULTILINE = "multiline"

@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 from wsserver.permissions import LEVELS
 from wsserver.services.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS, Filters, ListQuery, SortKey
 
-from .common import MULTILINE, Text
+from .common import MULTILINE, MULTILINE_REFUSED, SINGLE_LINE_REFUSED, Text
 
 # Far beyond any real page, and small enough for SQLite's 64-bit OFFSET.
 MAX_POSITION = 2**31 - 1
@@ -23,9 +23,7 @@ _SORT_FIELD = "(?:" + "|".join(SORT_FIELDS) + ")"
 _SORT_KEY = f"(?:-?{_SORT_FIELD}|{_SORT_FIELD}:(?:asc|desc))"
 _SORT_KEYS = f"{_SORT_KEY}(?:,{_SORT_KEY})*"
 # key: a label key (no control characters); value: a label value (tab and line breaks allowed)
-LABEL_PATTERN = (
-    r"^[^:\u0000-\u001f\u007f-\u009f\u2028\u2029]{1,64}:[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]{0,256}$"
-)
+LABEL_PATTERN = f"^[^:{SINGLE_LINE_REFUSED}]{{1,64}}:[^{MULTILINE_REFUSED}]{{0,256}}$"
 
 
 class SortParameter(Text):

@@ -18,6 +18,7 @@ import zlib
 from datetime import datetime, timezone
 
 from .db import DATABASE_FILE
+from .disk import missing_folder
 from .services.avatar_files import AVATAR_FOLDER
 from .services.test_mode import STATE_FOLDER as TEST_MODE_FOLDER
 
@@ -57,11 +58,10 @@ def create_backup(instance_path, archive_path):
         raise BackupError(f"no database at {database_path}")
     avatar_folder = os.path.join(instance_path, AVATAR_FOLDER)
     shown = archive_path
+    problem = missing_folder(archive_path)
+    if problem:
+        raise BackupError(problem)
     archive_path = os.path.abspath(archive_path)
-    folder = os.path.dirname(archive_path)
-    if not os.path.isdir(folder):
-        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise BackupError(f"cannot write {shown}: the folder {folder} {problem}")
     with tempfile.TemporaryDirectory(prefix="wsserver-backup-") as work:
         snapshot_path = os.path.join(work, DATABASE_FILE)
         for _ in range(ATTEMPTS):

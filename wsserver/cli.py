@@ -6,7 +6,6 @@ status 2). The translation from exceptions to that line is done in one place,
 `Command.invoke` below, for every command registered on `app.cli`.
 """
 import functools
-import os
 import sqlite3
 
 import click
@@ -17,6 +16,7 @@ from flask.helpers import get_debug_flag
 from . import migrations
 from .backup import BackupError
 from .config import ConfigError
+from .disk import missing_folder
 from .errors import DomainError
 from .services import accounts
 
@@ -88,10 +88,9 @@ def use_one_line_errors(app):
 
 def writable_target(path):
     """Refuse early, in words, a file to write whose folder does not exist."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
-        raise click.ClickException(f"cannot write {path}: the folder {folder} {problem}")
+    problem = missing_folder(path)
+    if problem:
+        raise click.ClickException(problem)
 
 
 def needs_instance(command):

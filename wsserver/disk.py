@@ -1,4 +1,4 @@
-"""Free space on the disk that holds the instance folder."""
+"""The disk: free space where the instance lives, and whether a file can be written somewhere."""
 import os
 
 # Below this much free space a write (a row, the WAL, an avatar file) may fail with "disk full":
@@ -18,3 +18,12 @@ def has_room(path):
         return free_bytes(path) >= MIN_FREE_BYTES
     except OSError:
         return False
+
+
+def missing_folder(path):
+    """Why a file at `path` cannot be written because of its folder, in words; None when the folder is there."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder):
+        return None
+    problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+    return f"cannot write {path}: the folder {folder} {problem}"

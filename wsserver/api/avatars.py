@@ -8,7 +8,7 @@ from schemas.avatars import AvatarUploadResultSchema, AvatarUploadSchema
 
 from ..auth import current_account
 from ..services import avatars
-from .common import Blueprint
+from .common import Blueprint, request_body
 
 blp = Blueprint("avatars", __name__, description="Workspace avatars: upload.")
 files_blp = Blueprint("avatar-files", __name__, description="Avatar image files (no credentials needed).")
@@ -27,7 +27,7 @@ def body_first_then_the_upload_slot(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if request.is_json:  # what the body parser will read (anything else got 415 already)
-            request.get_data(cache=True)  # at most the request body limit (413 beyond, before reading)
+            request_body(request)  # at most the request body limit (413 beyond), then cached for the parser
         with avatars.upload_slot():
             return view(*args, **kwargs)
 
