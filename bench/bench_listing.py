@@ -27,9 +27,10 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from wsserver import create_app  # noqa: E402
-from wsserver.db import database  # noqa: E402
+from wsserver.storage import index  # noqa: E402
+from wsserver.storage.db import database  # noqa: E402
 from wsserver.ids import new_id, new_secret  # noqa: E402
-from wsserver.models import Account, AclEntry, Workspace  # noqa: E402
+from wsserver.storage.models import Account, AclEntry, Workspace  # noqa: E402
 from wsserver.permissions import LEVELS  # noqa: E402
 
 TOKEN = "wss_bench-listing-token-0123456789abcdefghijklmnopqrstuv"
@@ -87,15 +88,16 @@ def fill(data, account_id, start, stop, member):
     """Workspaces start..stop-1 in bulk; the account joins each when `member`."""
     with database.atomic():
         for low in range(start, stop, BATCH):
-            rows = [data.workspace(index) for index in range(low, min(stop, low + BATCH))]
+            rows = [data.workspace(position) for position in range(low, min(stop, low + BATCH))]
             Workspace.insert_many(rows).execute()
+            index.write(Workspace(**row) for row in rows)
             if member:
                 now = data.timestamp(0)
                 levels = [LEVELS["owner"], LEVELS["admin"], LEVELS["developer"], LEVELS["user"]]
                 AclEntry.insert_many(
                     [
                         {"id": new_id(), "workspace": row["id"], "account": account_id,
-                         "level": levels[i % 4], "created_at": now}
+                         "level": levels[i % 4], "created_at": now, "workspace_fullname": row["fullname"]}
                         for i, row in enumerate(rows)
                     ]
                 ).execute()

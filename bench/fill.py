@@ -1,10 +1,13 @@
 """Fill a wsserver instance folder and a json-server db.json with the same N workspaces.
 
-    python bench/fill.py --instance DIR --json FILE --workspaces N --members M --token TOKEN
+    python bench/fill.py --instance DIR [--json FILE] --workspaces N --members M --token TOKEN
+                         [--database-url postgresql://...]
 
-The wsserver database is written through wsserver's own app factory (so the
-schema, migrations and search triggers are exactly the server's) and its Peewee
-models, with bulk inserts inside one transaction. The benchmark account `bench`
+The wsserver database (the instance's SQLite file, or the PostgreSQL database
+of --database-url) is written through wsserver's own app factory (so the schema
+and migrations are exactly the server's) and its Peewee models, with bulk
+inserts inside one transaction; then the listing's side tables and search index
+are written as the services write them (storage.index). The benchmark account `bench`
 (bearer TOKEN) owns M of the N workspaces, spread evenly over the name space;
 the account `others` owns the rest. Prints one JSON line describing the data
 (target workspace names, search term) for bench/run.py.
@@ -71,13 +74,17 @@ def member_indexes(count, members):
     return [int(i * step) for i in range(members)]
 
 
-def fill_wsserver(instance, rows, members, token):
-    from wsserver import create_app, db
+def fill_wsserver(instance, rows, members, token, database_url=None):
+    from wsserver import create_app
+    from wsserver.storage import db, index
     from wsserver.ids import hash_secret
-    from wsserver.models import Account, AclEntry, Token, Workspace
+    from wsserver.storage.models import Account, AclEntry, Token, Workspace
     from wsserver.permissions import OWNER
 
-    create_app({"INSTANCE_PATH": instance, "ADMIN_TOKEN": "wss_bench-admin-" + "x" * 40, "RATE_LIMIT": "off"})
+    settings = {"INSTANCE_PATH": instance, "ADMIN_TOKEN": "wss_bench-admin-" + "x" * 40, "RATE_LIMIT": "off"}
+    if database_url:
+        settings["DATABASE_URL"] = database_url
+    create_app(settings)
     database = db.database
     now = rows[0]["created_at"]
     member_set = set(members)
@@ -96,14 +103,18 @@ def fill_wsserver(instance, rows, members, token):
             })
             acl.append({
                 "id": "e" + row["id"][1:], "workspace": row["id"], "account": owner.id,
-                "level": OWNER, "created_at": row["created_at"],
+                "level": OWNER, "created_at": row["created_at"], "workspace_fullname": row["fullname"],
             })
         for start in range(0, len(workspaces), 500):
             Workspace.insert_many(workspaces[start:start + 500]).execute()
         for start in range(0, len(acl), 1000):
             AclEntry.insert_many(acl[start:start + 1000]).execute()
-    database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close_connection()
+        index.rebuild()  # the listing's side tables and search index, as the services would write them
+    if db.is_sqlite():
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        database.execute_sql("VACUUM ANALYZE")  # planner statistics, as autovacuum would soon gather them
+    db.close_all_connections()
 
 
 def write_json_server_db(path, rows, member_set):
@@ -129,18 +140,20 @@ def write_json_server_db(path, rows, member_set):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instance", required=True)
-    parser.add_argument("--json", required=True)
+    parser.add_argument("--json", help="also write json-server's db.json here")
     parser.add_argument("--workspaces", type=int, required=True)
     parser.add_argument("--members", type=int, required=True)
     parser.add_argument("--token", required=True)
+    parser.add_argument("--database-url", help="fill this PostgreSQL database instead of the instance's SQLite file")
     arguments = parser.parse_args(argv)
 
     started = time.perf_counter()
     rows = workspace_rows(arguments.workspaces)
     members = member_indexes(arguments.workspaces, arguments.members)
-    fill_wsserver(arguments.instance, rows, members, arguments.token)
+    fill_wsserver(arguments.instance, rows, members, arguments.token, arguments.database_url)
     filled = time.perf_counter()
-    write_json_server_db(arguments.json, rows, set(members))
+    if arguments.json:
+        write_json_server_db(arguments.json, rows, set(members))
     member_rows = [rows[position] for position in members]
     target = member_rows[len(member_rows) // 2]
     print(json.dumps({

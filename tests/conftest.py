@@ -16,6 +16,16 @@ if ROOT not in sys.path:
 
 from wsserver import create_app  # noqa: E402
 
+# The engine the suite runs on (--engine), and a database per test on PostgreSQL: see engines.py.
+from engines import (  # noqa: E402,F401
+    database_of_this_test,
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_report_header,
+    pytest_unconfigure,
+)
+
 # Every log line of the test run (in-process records and real servers' output),
 # checked for leaked secrets by tests/test_zz_log_redaction.py at the end.
 CAPTURED_LOGS = []

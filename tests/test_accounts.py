@@ -9,9 +9,9 @@ import pytest
 
 from conftest import ADMIN_TOKEN, API, assert_error, basic, bearer
 from wsserver import create_app
-from wsserver.db import database_path
+from wsserver.storage.db import database, database_path, is_sqlite
 from wsserver.ids import TOKEN_PREFIX
-from wsserver.models import Account, AclEntry, Token, Workspace
+from wsserver.storage.models import Account, AclEntry, Token, Workspace
 from wsserver.permissions import LEVELS
 
 # Harmless when the setting is unknown: extra keys pass through to Flask's config.
@@ -215,6 +215,21 @@ def test_auth_scheme_names_are_case_insensitive(client, accounts):
         assert response.get_json()["id"] == bob["id"]
 
 
+def everything_stored(instance_path):
+    """Every byte the database holds: SQLite's files (main, WAL, shared memory), or on PostgreSQL
+    every row of every table as text."""
+    if is_sqlite():
+        files = glob.glob(database_path(instance_path) + "*")
+        assert files
+        return b"".join(open(name, "rb").read() for name in files)
+    tables = [name for (name,) in database.execute_sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").fetchall()]
+    assert "token" in tables
+    return "\n".join(
+        str(row) for table in tables for row in database.execute_sql(f'SELECT * FROM "{table}"').fetchall()
+    ).encode()
+
+
 def test_tokens_are_stored_only_as_sha256_hashes(client, accounts, instance_path):
     bob = accounts.create("bob", password="correct horse")
     issued = client.post(f"{API}/token", json=token_request("bob", "correct horse")).get_json()["token"]
@@ -224,10 +239,8 @@ def test_tokens_are_stored_only_as_sha256_hashes(client, accounts, instance_path
     # no column of any token row holds the clear value
     for row in Token.select().dicts():
         assert bob["token"] not in map(str, row.values()) and issued not in map(str, row.values())
-    # nor do the database file bytes (main file, WAL and shared memory)
-    files = glob.glob(database_path(instance_path) + "*")
-    assert files
-    raw = b"".join(open(name, "rb").read() for name in files)
+    # nor does anything the database holds (SQLite: the bytes of its files, WAL and shared memory included)
+    raw = everything_stored(instance_path)
     # (the hash is there, so these are the right files)
     assert hashlib.sha256(bob["token"].encode()).hexdigest().encode() in raw
     for secret in (bob["token"], issued, ADMIN_TOKEN):
@@ -238,7 +251,8 @@ def test_passwords_are_stored_only_as_salted_hashes(accounts, instance_path):
     bob = accounts.create("bob", password="correct horse")
     stored = Account.get_by_id(bob["id"]).password_hash
     assert stored and "correct horse" not in stored
-    raw = b"".join(open(name, "rb").read() for name in glob.glob(database_path(instance_path) + "*"))
+    raw = everything_stored(instance_path)
+    assert stored.encode() in raw  # the right data
     assert b"correct horse" not in raw
 
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageSequence
 
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, assert_error, bearer
 from wsserver import create_app
-from wsserver.models import Workspace
+from wsserver.storage.models import Workspace
 
 FILE_NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpg|gif|webp)$")
 RESULT_FIELDS = {"url", "fileName", "extension", "size", "workspace"}
@@ -756,13 +756,32 @@ def test_a_failure_while_writing_leaves_no_half_written_file(client, app, owner,
 
 
 def test_half_written_uploads_are_removed_at_start_up(instance_path, app):
-    leftover = os.path.join(avatar_dir(app), ".upload-crashed")
-    with open(leftover, "wb") as handle:
+    from wsserver.services.avatar_files import temporary_prefix
+
+    with app.app_context():
+        own_crash = os.path.join(avatar_dir(app), temporary_prefix() + "crashed")  # this node's, however fresh
+    with open(own_crash, "wb") as handle:
         handle.write(b"half")
+    old_other = os.path.join(avatar_dir(app), ".upload-another-node-crashed")  # a dead node's, an hour old
+    with open(old_other, "wb") as handle:
+        handle.write(b"half")
+    an_hour_ago = time.time() - 3600
+    os.utime(old_other, (an_hour_ago, an_hour_ago))
 
     create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT})
 
     assert files_on_disk(app) == []
+
+
+def test_start_up_leaves_an_upload_another_node_is_writing(instance_path, app):
+    """Nodes share the avatar folder: a fresh temporary file may be another node's upload in progress."""
+    in_progress = os.path.join(avatar_dir(app), ".upload-other-node")
+    with open(in_progress, "wb") as handle:
+        handle.write(b"half")
+
+    create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT})
+
+    assert files_on_disk(app) == [".upload-other-node"]
 
 
 # --- serving: only our own file names, only from the avatar folder ------------------------------------------

@@ -1,12 +1,12 @@
 """Bad input of every kind: each gets a 4xx in the error envelope and nothing stored changes."""
 import os
 import socket
-import sqlite3
 
 import pytest
 import requests
 
 from conftest import ADMIN_TOKEN, API, assert_error, bearer
+from engines import stored
 
 WS = "target-ws"
 
@@ -17,16 +17,14 @@ def seeded(client, admin_headers, instance_path):
                                                            "meta": {"title": "T"}}, headers=admin_headers)
     assert created.status_code == 201
     entries = client.get(f"{API}/workspaces/{WS}/acl", headers=admin_headers).get_json()
-    return {"entry": entries[0]["id"], "database": os.path.join(instance_path, "wsserver.sqlite3"),
-            "avatars": os.path.join(instance_path, "avatars")}
+    return {"entry": entries[0]["id"], "instance": instance_path, "avatars": os.path.join(instance_path, "avatars")}
 
 
 def snapshot(seeded):
-    with sqlite3.connect(seeded["database"]) as connection:
-        tables = {
-            table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall())
-            for table in ("account", "token", "workspace", "acl_entry")
-        }
+    tables = {
+        table: sorted(stored(seeded["instance"], f"SELECT * FROM {table}"))
+        for table in ("account", "token", "workspace", "acl_entry")
+    }
     return tables, sorted(os.listdir(seeded["avatars"]))
 
 

@@ -5,15 +5,18 @@ import sys
 
 import pytest
 
+from engines import on_postgresql, stored
 from conftest import ADMIN_TOKEN, API, ROOT, basic, bearer
 from wsserver import create_app
-from wsserver.db import database_path
+from wsserver.storage.db import database_path
+from wsserver.storage.migrations import CURRENT_VERSION
 from wsserver.ids import TOKEN_PREFIX
-from wsserver.models import Account
+from wsserver.storage.models import Account
 
 
 def flask_command(instance_path, *arguments, admin_token=ADMIN_TOKEN):
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("WSSERVER_")}
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("WSSERVER_") or key == "WSSERVER_DATABASE_URL"}
     environment["WSSERVER_INSTANCE_PATH"] = instance_path
     if admin_token:
         environment["WSSERVER_ADMIN_TOKEN"] = admin_token
@@ -51,7 +54,10 @@ def test_init_db_creates_the_database_and_is_idempotent(instance):
     first = flask_command(instance, "init-db")
     assert first.returncode == 0, first.stderr
     assert "schema version" in first.stdout
-    assert os.path.isfile(database_path(instance))
+    if on_postgresql():
+        assert stored(instance, "SELECT version FROM schema_version") == [(CURRENT_VERSION,)]
+    else:
+        assert os.path.isfile(database_path(instance))
     second = flask_command(instance, "init-db")
     assert second.returncode == 0 and "schema version" in second.stdout
     assert client_on(instance).get(f"{API}/me", headers=bearer(ADMIN_TOKEN)).status_code == 200

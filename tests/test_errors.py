@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ADMIN_TOKEN, API, assert_error, bearer
 from wsserver import create_app
-from wsserver.models import Workspace
+from wsserver.storage.models import Workspace
 
 
 # Every route that takes a JSON body, with a valid body for it.

@@ -27,9 +27,10 @@ import pytest
 import requests
 from PIL import Image
 
+from engines import stored
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, LiveServer, assert_error, bearer, png_base64
 from wsserver import create_app
-from wsserver.models import Workspace
+from wsserver.storage.models import Workspace
 from wsserver.services import avatar_files
 
 
@@ -56,11 +57,7 @@ def files_on_disk(folder):
 
 
 def referenced_files(instance_path):
-    connection = sqlite3.connect(os.path.join(instance_path, "wsserver.sqlite3"))
-    try:
-        rows = connection.execute("SELECT avatar_file FROM workspace WHERE avatar_file IS NOT NULL").fetchall()
-    finally:
-        connection.close()
+    rows = stored(instance_path, "SELECT avatar_file FROM workspace WHERE avatar_file IS NOT NULL")
     return {name for (name,) in rows}
 
 
@@ -435,8 +432,9 @@ def _file_of(response):
     return response.get_json()["fileName"]
 
 
+@pytest.mark.sqlite_only("a rival connection holds SQLite's write lock past the busy timeout")
 def test_a_clean_up_that_loses_the_lock_race_is_retried_without_any_request(instance_path):
-    from wsserver.db import database
+    from wsserver.storage.db import database
 
     app = create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT,
                       "BUSY_TIMEOUT_MS": 200})

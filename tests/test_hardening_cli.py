@@ -44,6 +44,11 @@ def make_archive(path, manifest, database):
 GOOD_MANIFEST = json.dumps({"format": "wsserver-backup/1", "createdAt": "2024-01-01T00:00:00+00:00"}).encode()
 
 
+# Backup archives and a damaged database file are about SQLite's file (on PostgreSQL the backup
+# commands refuse: tests/test_operations.py).
+SQLITE_FILES = pytest.mark.sqlite_only("backup archives and damaged database files are SQLite's")
+
+
 @pytest.fixture
 def instance(tmp_path):
     return str(tmp_path / "instance")
@@ -60,6 +65,7 @@ def a_file(tmp_path):
 # --- a real process, like an operator ------------------------------------------------------------------
 
 
+@SQLITE_FILES
 def test_backup_into_a_folder_that_does_not_exist_is_one_error_line_in_a_real_process(tmp_path, instance):
     assert flask_command(instance, "init-db").returncode == 0
     target = tmp_path / "nonexistent" / "x.tar.gz"
@@ -71,12 +77,14 @@ def test_backup_into_a_folder_that_does_not_exist_is_one_error_line_in_a_real_pr
     assert not target.parent.exists()
 
 
+@SQLITE_FILES
 def test_backup_under_a_regular_file_says_it_is_not_a_folder(instance, a_file):
     assert flask_command(instance, "init-db").returncode == 0
     line = assert_fails_in_one_line(flask_command(instance, "backup", os.path.join(a_file, "x.tar.gz")))
     assert "is not a folder" in line
 
 
+@SQLITE_FILES
 def test_backup_of_a_damaged_database_is_one_error_line(tmp_path, instance):
     os.makedirs(instance)
     with open(os.path.join(instance, "wsserver.sqlite3"), "wb") as handle:
@@ -96,6 +104,7 @@ def test_backup_of_a_damaged_database_is_one_error_line(tmp_path, instance):
     ],
     ids=["manifest-not-json", "manifest-not-a-mapping", "database-not-sqlite", "not-gzip"],
 )
+@SQLITE_FILES
 def test_restore_of_a_bad_archive_is_one_error_line_and_leaves_nothing(tmp_path, instance, manifest, database,
                                                                       expected):
     archive = tmp_path / "a.tar.gz"
@@ -109,6 +118,7 @@ def test_restore_of_a_bad_archive_is_one_error_line_and_leaves_nothing(tmp_path,
     assert not os.path.exists(os.path.join(instance, "wsserver.sqlite3"))
 
 
+@SQLITE_FILES
 def test_restore_of_a_truncated_archive_is_one_error_line(tmp_path, instance):
     assert flask_command(instance, "init-db").returncode == 0
     whole = tmp_path / "whole.tar.gz"
@@ -121,6 +131,7 @@ def test_restore_of_a_truncated_archive_is_one_error_line(tmp_path, instance):
     assert not (tmp_path / "other" / "wsserver.sqlite3").exists()
 
 
+@SQLITE_FILES
 def test_restore_into_an_instance_with_data_is_one_error_line(tmp_path, instance):
     assert flask_command(instance, "init-db").returncode == 0
     archive = tmp_path / "x.tar.gz"
@@ -136,6 +147,7 @@ def test_an_instance_folder_under_a_regular_file_is_one_error_line(a_file, comma
     assert "Not a directory" in line
 
 
+@SQLITE_FILES
 def test_restore_into_an_instance_folder_under_a_regular_file_is_one_error_line(tmp_path, instance, a_file):
     assert flask_command(instance, "init-db").returncode == 0
     archive = tmp_path / "x.tar.gz"
@@ -144,6 +156,7 @@ def test_restore_into_an_instance_folder_under_a_regular_file_is_one_error_line(
     assert "Not a directory" in line
 
 
+@SQLITE_FILES
 def test_create_account_on_a_damaged_database_is_one_error_line(instance):
     os.makedirs(instance)
     with open(os.path.join(instance, "wsserver.sqlite3"), "wb") as handle:
@@ -192,6 +205,7 @@ def assert_runner_fails_in_one_line(result):
     return assert_one_error_line(result.stderr)
 
 
+@pytest.mark.sqlite_only("backup archives hold the SQLite database file")
 def test_a_full_disk_during_backup_is_one_error_line_and_leaves_no_partial_archive(app, tmp_path, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -38,7 +38,7 @@ def world(client, accounts, admin_headers, instance_path):
     )
     assert created.status_code == 201
     return {
-        "database": os.path.join(instance_path, "wsserver.sqlite3"),
+        "instance": instance_path,
         "avatars": os.path.join(instance_path, "avatars"),
         "outsider": accounts.create("outsider", password=OUTSIDER_PASSWORD),
     }

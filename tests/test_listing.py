@@ -1,15 +1,18 @@
 """GET /workspaces: paging, sorting, filters, fuzzy search, all=true, the Link and X-Total-Count headers."""
+import os
 import re
+import shutil
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
 from conftest import API, ADMIN_TOKEN, bearer
 from wsserver import create_app
-from wsserver.db import close_connection, database, open_database
+from wsserver.storage import index
+from wsserver.storage.db import DATABASE_FILE, close_connection, database, is_sqlite, open_database
 from wsserver.ids import new_id, new_secret
-from wsserver.migrations import CURRENT_VERSION
-from wsserver.models import Account, AclEntry, SchemaVersion, Token, Workspace
+from wsserver.storage.migrations import CURRENT_VERSION
+from wsserver.storage.models import Account, AclEntry, SchemaVersion, Token, Workspace
 from wsserver.permissions import LEVELS
 
 LINK = re.compile(r'<([^>]*)>; rel="(\w+)"')
@@ -76,7 +79,9 @@ def insert(account_id, fullname, level="owner", title=None, tags=(), labels=None
     ).execute()
     if account_id is not None:
         AclEntry.insert(id=new_id(), workspace=workspace_id, account=account_id, level=LEVELS[level],
-                        created_at=stamp(0)).execute()
+                        created_at=stamp(0), workspace_fullname=fullname).execute()
+    if database.table_exists("workspace_tag"):  # not in a version 1 database
+        index.write([Workspace.get_by_id(workspace_id)])
     return workspace_id
 
 
@@ -659,14 +664,15 @@ def test_an_admin_account_made_by_the_api_may_list_all(client, accounts, catalog
 # --- indexes, schema upgrade, documentation ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "params",
-    [{}, {"offset": 50}, {"sort": "title"}, {"sort": "-created_at"}, {"sort": "updated_at"}, {"q": "pipeline"},
-     {"q": "pipline"}, {"q": "pi"}, {"tag": "etl", "label": "env:prod"}, {"level": "admin"},
-     {"created_after": "2026-01-01", "created_by": "x"}],
-)
-@pytest.mark.parametrize("all_flag", [False, True])
-def test_queries_never_scan_a_whole_table(client, catalog, admin_headers, params, all_flag):
+LISTING_SHAPES = [
+    {}, {"offset": 50}, {"sort": "title"}, {"sort": "-created_at"}, {"sort": "updated_at"}, {"q": "pipeline"},
+    {"q": "pipline"}, {"q": "pi"}, {"tag": "etl", "label": "env:prod"}, {"level": "admin"},
+    {"created_after": "2026-01-01", "created_by": "x"},
+]
+
+
+def built_queries(params, all_flag):
+    """The page and count queries of GET /workspaces with these parameters, as alice or (all) the admin."""
     from schemas.listing import ListQuerySchema
     from wsserver.services.listing import build_queries
 
@@ -674,7 +680,14 @@ def test_queries_never_scan_a_whole_table(client, catalog, admin_headers, params
     values = {name: [value] if name in ("tag", "label") else str(value) for name, value in params.items()}
     if all_flag:
         values["all"] = "true"
-    page, count = build_queries(account, ListQuerySchema().load(values))
+    return build_queries(account, ListQuerySchema().load(values))
+
+
+@pytest.mark.parametrize("params", LISTING_SHAPES)
+@pytest.mark.parametrize("all_flag", [False, True])
+@pytest.mark.sqlite_only("reads SQLite's EXPLAIN QUERY PLAN (the PostgreSQL run checks its own plans below)")
+def test_queries_never_scan_a_whole_table(client, catalog, admin_headers, params, all_flag):
+    page, count = built_queries(params, all_flag)
     for query in (page, count):
         sql, args = query.sql()
         plan = [row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, args)]
@@ -687,10 +700,29 @@ def test_queries_never_scan_a_whole_table(client, catalog, admin_headers, params
             assert any("acl_entry_account_id_workspace_id (account_id=?" in step for step in plan), plan
 
 
+@pytest.mark.parametrize("params", LISTING_SHAPES)
+@pytest.mark.parametrize("all_flag", [False, True])
+@pytest.mark.postgresql_only
+def test_queries_have_an_index_for_every_table_on_postgresql(client, catalog, admin_headers, params, all_flag):
+    """With sequential scans priced out (enable_seqscan off), a Seq Scan left in a plan means no index serves it."""
+    page, count = built_queries(params, all_flag)
+    with database.atomic():
+        database.execute_sql("SET LOCAL enable_seqscan = off")
+        for query in (page, count):
+            sql, args = query.sql()
+            plan = "\n".join(row[0] for row in database.execute_sql("EXPLAIN " + sql, args))
+            assert "Seq Scan" not in plan, plan
+
+
+# Schema versions 1 to 3 were SQLite only (PostgreSQL databases start at version 4).
+OLD_VERSIONS_ON_SQLITE = pytest.mark.sqlite_only("schema versions 1-3 existed on SQLite only")
+
+
+@OLD_VERSIONS_ON_SQLITE
 def test_a_version_1_database_is_upgraded_and_searchable(tmp_path):
     instance = str(tmp_path / "old-instance")
     v1_models = (Account, Token, Workspace, AclEntry, SchemaVersion)
-    open_database(instance)
+    open_database(None, instance)
     database.create_tables(v1_models)
     SchemaVersion.create(version=1)
     Account.insert(id="acc1", username="olduser", nickname="Old", admin=False, created_at=stamp(0)).execute()
@@ -711,21 +743,23 @@ def test_a_version_1_database_is_upgraded_and_searchable(tmp_path):
     assert_page(listing(client, headers, all="true", label="env:prod"), ["legacy-pipeline"], 1)
     assert_page(listing(client, headers, all="true", sort="-title"),
                 ["old-metrics", "legacy-pipeline", "old-archive"], 3)
-    # and the triggers keep it in sync from now on
-    Workspace.update(title="Renamed").where(Workspace.fullname == "old-archive").execute()
+    # and the service keeps it in sync from now on
+    response = client.put(f"{API}/workspaces/old-archive", json={"fullname": "old-archive", "meta": {"title": "Renamed"}},
+                          headers=headers)
+    assert response.status_code == 200, response.get_json()
     assert_page(listing(client, headers, all="true", q="renamed"), ["old-archive"], 1)
 
 
+@OLD_VERSIONS_ON_SQLITE
 def test_a_version_2_database_gets_the_member_order_column_filled(tmp_path):
     """Version 3 adds acl_entry.workspace_fullname (the caller's list by name): existing entries are
-    filled by the upgrade, new ones by the trigger, and listings come out the same."""
+    filled by the upgrade, new ones by the service, and listings come out the same."""
     instance = str(tmp_path / "v2-instance")
     create_app({"INSTANCE_PATH": instance, "ADMIN_TOKEN": ADMIN_TOKEN})
     account = Account.get(Account.username == "admin")
     for name in ("delta", "alpha", "charlie", "bravo"):
         insert(account.id, name, level="user" if name == "charlie" else "owner")
     # back to the shape of version 2: no column, no index, no trigger
-    database.execute_sql("DROP TRIGGER acl_entry_workspace_fullname")
     database.execute_sql("DROP INDEX acl_entry_account_id_workspace_fullname_workspace_id")
     database.execute_sql("ALTER TABLE acl_entry DROP COLUMN workspace_fullname")
     SchemaVersion.update(version=2).execute()
@@ -744,8 +778,46 @@ def test_a_version_2_database_gets_the_member_order_column_filled(tmp_path):
 
 def test_a_fresh_database_is_at_the_current_version_with_the_search_index(app):
     assert SchemaVersion.get().version == CURRENT_VERSION
-    for table in ("workspace_search", "workspace_search_doc", "workspace_tag", "workspace_label"):
+    search_tables = ("workspace_search", "workspace_search_doc") if is_sqlite() else ("workspace_search",)
+    for table in (*search_tables, "workspace_tag", "workspace_label"):
         assert database.table_exists(table)
+
+
+VERSION_3_DATABASE = os.path.join(os.path.dirname(__file__), "data", "version-3.sqlite3")
+
+
+@OLD_VERSIONS_ON_SQLITE
+def test_a_version_3_database_loses_its_triggers_and_keeps_listing_the_same(tmp_path):
+    """tests/data/version-3.sqlite3 was written through the API of the release before version 4: triggers
+    kept its side tables and search index. Version 4 drops them; the services write the index instead."""
+    instance = tmp_path / "v3-instance"
+    instance.mkdir()
+    shutil.copy(VERSION_3_DATABASE, instance / DATABASE_FILE)
+    app = create_app({"INSTANCE_PATH": str(instance), "ADMIN_TOKEN": ADMIN_TOKEN})
+    assert SchemaVersion.get().version == CURRENT_VERSION
+    assert database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
+    client, headers = app.test_client(), bearer(ADMIN_TOKEN)
+    everything = ["legacy-pipeline", "old-metrics", "streets"]
+    assert_page(listing(client, headers, all="true"), everything, 3)
+    assert_page(listing(client, headers, all="true", q="pipeline"), ["legacy-pipeline"], 1)
+    assert_page(listing(client, headers, all="true", q="metircs"), ["old-metrics"], 1)
+    assert_page(listing(client, headers, all="true", q="STRASSEN"), ["streets"], 1)  # two edits from straßen
+    assert_page(listing(client, headers, all="true", q="quartz"), [], 0)
+    assert_page(listing(client, headers, all="true", q="ÄRGER straßen"), ["streets"], 1)  # Unicode case folding
+    assert_page(listing(client, headers, all="true", tag="prod"), ["old-metrics"], 1)  # tags are exact: not "Prod"
+    assert_page(listing(client, headers, all="true", label="env:prod"), ["legacy-pipeline"], 1)
+    # from now on the services keep the index: a change, a new workspace and a deletion
+    put = client.put(f"{API}/workspaces/streets", json={"fullname": "streets", "tags": ["roads"]}, headers=headers)
+    assert put.status_code == 200
+    assert_page(listing(client, headers, all="true", tag="roads", q="ärger"), ["streets"], 1)
+    assert client.put(f"{API}/workspaces/new-roads", json={"fullname": "new-roads"}, headers=headers).status_code == 201
+    assert_page(listing(client, headers, all="true", q="roads"), ["new-roads", "streets"], 2)
+    assert client.delete(f"{API}/workspaces/legacy-pipeline", headers=headers).status_code == 200
+    assert_page(listing(client, headers, all="true", q="pipeline"), [], 0)
+    counts = database.execute_sql(
+        "SELECT (SELECT COUNT(*) FROM workspace_search), (SELECT COUNT(*) FROM workspace_search_doc), "
+        "(SELECT COUNT(*) FROM workspace)").fetchone()
+    assert counts == (3, 3, 3)
 
 
 def test_every_parameter_is_in_the_openapi_document(client):

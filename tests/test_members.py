@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_TOKEN, API, assert_error, assert_no_content, bearer
-from wsserver.models import AclEntry, Workspace
+from wsserver.storage.models import AclEntry, Workspace
 from wsserver.permissions import LEVELS
 
 LEVEL_NAMES = ["owner", "admin", "developer", "user"]

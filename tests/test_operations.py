@@ -13,6 +13,7 @@ import time
 import pytest
 import requests
 
+from engines import on_postgresql, stored
 from conftest import ADMIN_TOKEN, API, ROOT, LiveServer, bearer, free_port
 from wsserver import create_app
 from wsserver.backup import BackupError, create_backup, restore_backup
@@ -103,8 +104,12 @@ def test_reserved_names_setting_replaces_the_default_list(instance_path):
 
 def test_busy_timeout_setting_is_applied_to_connections(instance_path):
     make_app(instance_path, BUSY_TIMEOUT_MS=1234)
-    from wsserver.db import database
+    from wsserver.storage.db import database
 
+    if on_postgresql():  # the longest wait for a row lock, then the statement fails (and is retried or 409)
+        assert database.execute_sql("SHOW lock_timeout").fetchone()[0] == "1234ms"
+        assert database.execute_sql("SHOW TimeZone").fetchone()[0] == "UTC"
+        return
     assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 1234
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -292,6 +297,27 @@ def _rows(database_path):
         }
 
 
+# Backup archives hold the SQLite file; on PostgreSQL the commands refuse (test below).
+SQLITE_ARCHIVES = pytest.mark.sqlite_only("backup archives hold the SQLite database file")
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("command", [["backup", "out.tar.gz"], ["restore", "in.tar.gz"]])
+def test_backup_and_restore_on_postgresql_refuse_in_one_line_pointing_at_pg_dump(tmp_path, instance_path, command):
+    create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN})  # the schema exists, on PostgreSQL
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *command[:1], str(tmp_path / command[1])],
+        cwd=ROOT, env={**os.environ, "WSSERVER_INSTANCE_PATH": instance_path}, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pg_dump" in lines[0] and "flask export" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / command[1]).exists()
+
+
+@SQLITE_ARCHIVES
 def test_backup_of_a_running_server_under_writes_restores_a_consistent_copy(tmp_path, instance_path):
     server = LiveServer(instance_path)
     stop = threading.Event()
@@ -344,10 +370,11 @@ def test_backup_of_a_running_server_under_writes_restores_a_consistent_copy(tmp_
     assert int(listed.headers.get("X-Total-Count", len(listed.get_json()))) == len(names)
 
 
+@SQLITE_ARCHIVES
 def test_backup_and_restore_keep_avatar_files_and_all_rows(tmp_path, instance_path, client, admin_headers):
     client.put(f"{API}/workspaces/keep-me", json={"fullname": "keep-me", "labels": {"a": "b"}}, headers=admin_headers)
     avatar_folder = os.path.join(instance_path, "avatars")
-    from wsserver.models import Workspace
+    from wsserver.storage.models import Workspace
 
     with open(os.path.join(avatar_folder, "0123abcd.png"), "wb") as handle:
         handle.write(b"\x89PNG fake bytes")
@@ -363,6 +390,7 @@ def test_backup_and_restore_keep_avatar_files_and_all_rows(tmp_path, instance_pa
         assert handle.read() == b"\x89PNG fake bytes"
 
 
+@SQLITE_ARCHIVES
 def test_restore_refuses_a_folder_with_data_unless_forced(tmp_path, instance_path, client, admin_headers):
     client.put(f"{API}/workspaces/original", json={"fullname": "original"}, headers=admin_headers)
     archive = str(tmp_path / "b.tar.gz")
@@ -370,7 +398,7 @@ def test_restore_refuses_a_folder_with_data_unless_forced(tmp_path, instance_pat
     client.put(f"{API}/workspaces/later", json={"fullname": "later"}, headers=admin_headers)
     with pytest.raises(BackupError, match="not empty"):
         restore_backup(archive, instance_path)
-    from wsserver.db import close_connection
+    from wsserver.storage.db import close_connection
 
     close_connection()
     restore_backup(archive, instance_path, force=True)
@@ -379,6 +407,7 @@ def test_restore_refuses_a_folder_with_data_unless_forced(tmp_path, instance_pat
     assert names == {"original"}
 
 
+@SQLITE_ARCHIVES
 def test_restore_rejects_archives_that_are_not_ours(tmp_path):
     evil = str(tmp_path / "evil.tar.gz")
     payload = tmp_path / "payload"
@@ -394,6 +423,7 @@ def test_restore_rejects_archives_that_are_not_ours(tmp_path):
         restore_backup(str(garbage), str(tmp_path / "target"))
 
 
+@SQLITE_ARCHIVES
 def test_backup_and_restore_commands_round_trip(tmp_path, instance_path, client, admin_headers):
     client.put(f"{API}/workspaces/by-cli", json={"fullname": "by-cli"}, headers=admin_headers)
     archive = str(tmp_path / "cli.tar.gz")
@@ -437,8 +467,7 @@ def test_sigterm_lets_an_in_flight_request_finish(instance_path):
     assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
     assert server.process.wait(30) == 0
     server.log.close()
-    with sqlite3.connect(os.path.join(instance_path, "wsserver.sqlite3")) as connection:
-        assert connection.execute("SELECT tags FROM workspace WHERE fullname = 'in-flight'").fetchone() == ('["late"]',)
+    assert stored(instance_path, "SELECT tags FROM workspace WHERE fullname = 'in-flight'") == [('["late"]',)]
 
 
 # --- single file -------------------------------------------------------------------------------

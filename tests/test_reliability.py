@@ -6,16 +6,17 @@ variables below make them longer, and the figures are printed).
   WSSERVER_SOAK_SECONDS   how long the 16 client threads run (CI: 8)
   WSSERVER_CRASH_KILLS    how many times the server is SIGKILLed (CI: 3)
 """
+import json
 import os
 import random
 import signal
-import sqlite3
 import threading
 import time
 
 import requests
 
 from conftest import ADMIN_TOKEN, API, bearer, LiveServer, png_base64
+from engines import on_postgresql, stored
 
 SOAK_SECONDS = float(os.environ.get("WSSERVER_SOAK_SECONDS", "8"))
 CRASH_KILLS = int(os.environ.get("WSSERVER_CRASH_KILLS", "3"))
@@ -37,40 +38,41 @@ def _create_accounts(url, count):
     return tokens
 
 
-def _database(instance_path):
-    return sqlite3.connect(os.path.join(instance_path, "wsserver.sqlite3"))
-
-
-def _check_stored_state(instance_path):
+def check_stored_state(instance_path, avatar_folder=None):
     """The invariants that must hold whatever happened."""
-    with _database(instance_path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
-        names = [row[0] for row in connection.execute("SELECT fullname FROM workspace")]
-        assert len(names) == len(set(names))
-        ownerless = connection.execute(
-            "SELECT fullname FROM workspace w WHERE NOT EXISTS "
-            "(SELECT 1 FROM acl_entry a WHERE a.workspace_id = w.id AND a.level = 4)"
-        ).fetchall()
-        assert ownerless == []
-        dangling = connection.execute(
-            "SELECT COUNT(*) FROM acl_entry a WHERE NOT EXISTS (SELECT 1 FROM workspace w WHERE w.id = a.workspace_id)"
-            " OR NOT EXISTS (SELECT 1 FROM account c WHERE c.id = a.account_id)"
-        ).fetchone()[0]
-        assert dangling == 0
-        referenced = {row[0] for row in connection.execute("SELECT avatar_file FROM workspace WHERE avatar_file IS NOT NULL")}
-    on_disk = set(os.listdir(os.path.join(instance_path, "avatars")))
+    if not on_postgresql():
+        assert stored(instance_path, "PRAGMA integrity_check") == [("ok",)]
+        assert stored(instance_path, "PRAGMA foreign_key_check") == []
+    names = [row[0] for row in stored(instance_path, "SELECT fullname FROM workspace")]
+    assert len(names) == len(set(names))
+    ownerless = stored(
+        instance_path,
+        "SELECT fullname FROM workspace w WHERE NOT EXISTS "
+        "(SELECT 1 FROM acl_entry a WHERE a.workspace_id = w.id AND a.level = 4)",
+    )
+    assert ownerless == []
+    dangling = stored(
+        instance_path,
+        "SELECT COUNT(*) FROM acl_entry a WHERE NOT EXISTS (SELECT 1 FROM workspace w WHERE w.id = a.workspace_id)"
+        " OR NOT EXISTS (SELECT 1 FROM account c WHERE c.id = a.account_id)",
+    )
+    assert dangling == [(0,)]
+    # the listing's side rows and search documents: exactly one set per workspace, none left over
+    assert stored(instance_path, "SELECT COUNT(*) FROM workspace_tag t WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM workspace w WHERE w.id = t.workspace_id)") == [(0,)]
+    referenced = {row[0] for row in stored(instance_path, "SELECT avatar_file FROM workspace WHERE avatar_file IS NOT NULL")}
+    on_disk = set(os.listdir(avatar_folder or os.path.join(instance_path, "avatars")))
     assert on_disk == referenced, (on_disk - referenced, referenced - on_disk)
     return names
 
 
-def test_conflicting_operations_from_16_threads_keep_every_invariant(instance_path):
-    server = LiveServer(instance_path, env={"WSSERVER_WORKERS": "2", "WSSERVER_THREADS": "8"})
-    tokens = [ADMIN_TOKEN] + _create_accounts(server.url, 7)
+def race(urls, tokens, seconds, threads=16):
+    """`threads` clients for `seconds` racing PUT/DELETE/join/level changes/leaves/avatar uploads on a few
+    shared names, each request to one of `urls` at random; returns ({status: count}, [problems])."""
     statuses = {}
     problems = []
     lock = threading.Lock()
-    deadline = time.monotonic() + SOAK_SECONDS
+    deadline = time.monotonic() + seconds
 
     def record(response):
         with lock:
@@ -84,7 +86,7 @@ def test_conflicting_operations_from_16_threads_keep_every_invariant(instance_pa
         while time.monotonic() < deadline:
             token = rng.choice(tokens)
             name = rng.choice(SHARED_NAMES)
-            base = f"{server.url}{API}/workspaces/{name}"
+            base = f"{rng.choice(urls)}{API}/workspaces/{name}"
             operation = rng.choice(["put", "put", "delete", "join", "level", "leave", "avatar", "get"])
             try:
                 if operation == "put":
@@ -120,11 +122,18 @@ def test_conflicting_operations_from_16_threads_keep_every_invariant(instance_pa
             except requests.RequestException as exc:
                 problems.append((operation, name, "transport", repr(exc)))
 
-    threads = [threading.Thread(target=client, args=(number,)) for number in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    workers = [threading.Thread(target=client, args=(number,)) for number in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return statuses, problems
+
+
+def test_conflicting_operations_from_16_threads_keep_every_invariant(instance_path):
+    server = LiveServer(instance_path, env={"WSSERVER_WORKERS": "2", "WSSERVER_THREADS": "8"})
+    tokens = [ADMIN_TOKEN] + _create_accounts(server.url, 7)
+    statuses, problems = race([server.url], tokens, SOAK_SECONDS)
     assert server.stop() == 0
     total = sum(statuses.values())
     print(f"\nconcurrency: {total} requests from 16 threads in {SOAK_SECONDS:.0f}s, statuses {sorted(statuses.items())}")
@@ -132,7 +141,7 @@ def test_conflicting_operations_from_16_threads_keep_every_invariant(instance_pa
     assert total > 100
     assert all(status < 500 for status in statuses)
     assert statuses.get(201, 0) > 0 and statuses.get(200, 0) > 0
-    _check_stored_state(instance_path)
+    check_stored_state(instance_path)
 
 
 def test_acknowledged_writes_survive_sigkill_and_restart(instance_path):
@@ -180,14 +189,13 @@ def test_acknowledged_writes_survive_sigkill_and_restart(instance_path):
         leftovers = [name for name in os.listdir(os.path.join(instance_path, "avatars")) if name.startswith(".")]
         assert leftovers == []
         # and start-up removed files a crash left unreferenced: disk and database agree again
-        _check_stored_state(instance_path)
+        check_stored_state(instance_path)
         assert requests.get(server.url + "/readyz", timeout=5).status_code == 200
     finally:
         assert server.stop() == 0
-    with _database(instance_path) as connection:
-        stored = {row[0]: row[1] for row in connection.execute("SELECT fullname, json_extract(labels, '$.n') FROM workspace")}
-    missing = {name for name in acknowledged if stored.get(name) != acknowledged[name]}
+    labels = {name: json.loads(text).get("n") for name, text in stored(instance_path, "SELECT fullname, labels FROM workspace")}
+    missing = {name for name in acknowledged if labels.get(name) != acknowledged[name]}
     print(f"\ncrash safety: {kills} SIGKILLs, {len(acknowledged)} acknowledged writes, {len(missing)} lost")
     assert acknowledged and not missing
-    with _database(instance_path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if not on_postgresql():
+        assert stored(instance_path, "PRAGMA integrity_check") == [("ok",)]

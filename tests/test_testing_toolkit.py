@@ -12,6 +12,7 @@ import pytest
 import requests
 import yaml
 
+from engines import separate_database
 from conftest import ADMIN_TOKEN, API, ROOT, TEST_RATE_LIMIT, basic, bearer, LiveServer, png_base64
 from wsserver import create_app
 from wsserver.config import ConfigError
@@ -56,8 +57,9 @@ RICH_COUNTS = {"accounts": 4, "workspaces": 3, "memberships": 6}
 
 
 def make_app(instance, **settings):
+    """An app on `instance`; tests here make several independent instances, so each has its own database."""
     return create_app({"INSTANCE_PATH": str(instance), "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT,
-                       **settings})
+                       **separate_database(instance), **settings})
 
 
 def write(path, document, fmt=None):

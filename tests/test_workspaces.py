@@ -5,7 +5,7 @@ import time
 import pytest
 
 from conftest import API, assert_error, bearer
-from wsserver.models import AclEntry, Workspace
+from wsserver.storage.models import AclEntry, Workspace
 from wsserver.permissions import LEVELS
 
 PREFIXES = [API, "/api"]

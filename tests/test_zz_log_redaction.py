@@ -8,6 +8,7 @@ import re
 
 import requests
 
+from engines import separate_database
 from conftest import ADMIN_TOKEN, API, CAPTURED_LOGS, basic, bearer, LiveServer, png_base64
 
 CANARY_PASSWORD = "canary-Passw0rd-never-logged"
@@ -45,7 +46,9 @@ def test_no_secret_in_any_log_line_of_the_test_run(client, instance_path):
 
     _drive_secret_flow(post, get, put)
 
-    server = LiveServer(instance_path + "-live")
+    live_instance = instance_path + "-live"
+    server = LiveServer(live_instance, env={
+        "WSSERVER_" + name: value for name, value in separate_database(live_instance).items()})
     try:
         session = requests.Session()
 

@@ -118,6 +118,9 @@ def create_app(config=None, *, open_storage=True):
 
         register_test_mode_blueprints(app, api)  # /__admin__/*: absent (404) and undocumented otherwise
     register_error_handlers(app)
+    from .storage.db import release_connection
+
+    app.teardown_appcontext(release_connection)
     init_rate_limits(app)
     register_docs_page(app)
 
@@ -132,13 +135,15 @@ def open_instance(app):
     """Open (creating if needed) the instance folder: database, schema, admin, avatar folder. Idempotent."""
     if app.extensions.get("wsserver-storage"):
         return
-    from . import db, migrations
+    from .storage import db, migrations
     from .services import accounts
-    from .services.avatar_files import AVATAR_FOLDER, clean_temporary_files, remove_unreferenced_files
+    from .services.avatar_files import avatar_folder_of, clean_temporary_files, remove_unreferenced_files
 
     instance = app.config["INSTANCE_PATH"]
-    os.makedirs(os.path.join(instance, AVATAR_FOLDER), exist_ok=True)
-    db.open_database(instance, app.config["BUSY_TIMEOUT_MS"])
+    os.makedirs(avatar_folder_of(app.config), exist_ok=True)
+    db.open_database(
+        app.config["DATABASE_URL"], instance, app.config["BUSY_TIMEOUT_MS"], max_connections=app.config["THREADS"] + 4
+    )
     migrations.migrate()
     fresh_token = None
     if app.config["SEED_FILE"]:

@@ -17,7 +17,8 @@ import tempfile
 import zlib
 from datetime import datetime, timezone
 
-from .db import DATABASE_FILE
+from .storage import sqlite
+from .storage.db import DATABASE_FILE, engine_for
 from .disk import missing_folder
 from .services.avatar_files import AVATAR_FOLDER
 from .services.test_mode import STATE_FOLDER as TEST_MODE_FOLDER
@@ -31,6 +32,23 @@ NOT_DATA = {"config.py", ".gitkeep", "README.md", "ratelimit.sqlite3", "ratelimi
 
 class BackupError(Exception):
     """A backup or restore cannot be done; the message says why."""
+
+
+def refuse_other_engines(config, command):
+    """These archives hold the instance folder's SQLite file and avatars: on another engine or with the
+    avatars elsewhere, say what to use instead (never a wrong archive)."""
+    if config["AVATAR_PATH"]:
+        raise BackupError(
+            f"`{command}` archives the instance folder, but the avatars are in WSSERVER_AVATAR_PATH "
+            f"({config['AVATAR_PATH']}): back up that folder and the database with your own tools"
+        )
+    database_url = config["DATABASE_URL"]
+    if database_url and engine_for(database_url) is not sqlite:
+        raise BackupError(
+            f"`{command}` archives the SQLite database; this instance runs on PostgreSQL: back up with pg_dump "
+            f"(restore with pg_restore) plus a copy of the avatar folder, or use `flask export` / `flask seed` "
+            f"for a portable seed file (see the README, Running on PostgreSQL)"
+        )
 
 
 def _snapshot(database_path, target_path):

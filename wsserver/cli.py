@@ -13,7 +13,7 @@ import peewee
 from flask import current_app
 from flask.helpers import get_debug_flag
 
-from . import migrations
+from .storage import migrations
 from .backup import BackupError
 from .config import ConfigError
 from .disk import missing_folder
@@ -143,7 +143,7 @@ def register_commands(app):
 
 
 def register_backup_commands(app):
-    from .backup import create_backup, restore_backup
+    from .backup import create_backup, refuse_other_engines, restore_backup
 
     use_one_line_errors(app)
 
@@ -151,6 +151,7 @@ def register_backup_commands(app):
     @click.argument("archive", type=click.Path(dir_okay=False))
     def backup(archive):
         """Write a consistent snapshot of the database and every avatar to ARCHIVE (.tar.gz), safe while serving."""
+        refuse_other_engines(current_app.config, "backup")
         manifest = create_backup(current_app.config["INSTANCE_PATH"], archive)
         counts = manifest["counts"]
         click.echo(
@@ -163,6 +164,7 @@ def register_backup_commands(app):
     @click.option("--force", is_flag=True, help="Replace the data of a non-empty instance folder.")
     def restore(archive, force):
         """Restore ARCHIVE into the instance folder (which must be empty unless --force). Stop the server first."""
+        refuse_other_engines(current_app.config, "restore")
         manifest = restore_backup(archive, current_app.config["INSTANCE_PATH"], force=force)
         click.echo(f"Restored the backup of {manifest['createdAt']} into {current_app.config['INSTANCE_PATH']}.")
 

@@ -148,12 +148,39 @@ def _optional_integer(value):
     return _integer(value)
 
 
+def _database_url(value):
+    """None (the instance's SQLite file) or a URL of an engine wsserver runs on."""
+    from .storage.db import UnknownEngine, engine_for
+
+    value = _optional_text(value)
+    if value is not None:
+        try:
+            engine_for(value)
+        except UnknownEngine as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+def _storage_uri(value):
+    """None (the counter file in the instance folder) or a redis:// URI."""
+    value = _optional_text(value)
+    if value is not None and not re.match(r"(redis|rediss|redis\+unix)://", value):
+        raise ValueError("expected a redis://host:port/db URI")
+    return value
+
+
+def masked(url):
+    """A URL with its password replaced by ***, for messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url) if isinstance(url, str) else url
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
     default: Any
     parse: Callable[[Any], Any]
     help: str
+    secret: bool = False  # a value that may hold a password: never shown whole in a message
 
 
 DEFAULT_RESERVED_NAMES = frozenset(
@@ -165,6 +192,15 @@ SETTINGS = (
     Setting("HOST", "127.0.0.1", _text, "address `python app.py` listens on"),
     Setting("PORT", 8080, _int_between(0, 65535), "port `python app.py` listens on"),
     Setting("INSTANCE_PATH", "instance", _text, "folder holding the database and avatars"),
+    Setting("DATABASE_URL", None, _database_url,
+            "database: empty for <instance>/wsserver.sqlite3, or postgresql://user:password@host:5432/name",
+            secret=True),
+    Setting("AVATAR_PATH", None, _optional_text,
+            "folder of uploaded avatars: empty for <instance>/avatars; with several nodes, one folder they all "
+            "mount (NFS or a shared volume)"),
+    Setting("RATELIMIT_STORAGE", None, _storage_uri,
+            "where rate-limit counters live: empty for a file in the instance folder (one machine), "
+            "or redis://host:6379/0 (shared by every node)", secret=True),
     Setting("ADMIN_TOKEN", None, _optional_text,
             "token of the bootstrap instance admin `admin` (idempotent across restarts)"),
     Setting("RESERVED_NAMES", DEFAULT_RESERVED_NAMES, _name_list,
@@ -212,7 +248,8 @@ def _apply(values, name, raw, source):
     try:
         values[name] = setting.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}{name} ({source}): {exc}, got {raw!r}") from None
+        shown = masked(raw) if setting.secret else raw
+        raise ConfigError(f"{ENV_PREFIX}{name} ({source}): {exc}, got {shown!r}") from None
 
 
 def load_settings(overrides=None, environ=None):

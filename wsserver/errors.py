@@ -167,6 +167,16 @@ def handle_unexpected(error):
     if is_storage_full(error, current_app.config.get("INSTANCE_PATH")):
         log.error("storage full: %s", error)
         return error_response(507)
+    if isinstance(error, peewee.DataError):
+        # a value the database cannot store or compare (PostgreSQL: a NUL character) that no rule refused
+        log.info("data error answered 400: %s", error)
+        return error_response(400, "A value in the request cannot be stored or looked up (a NUL character?).")
+    if isinstance(error, (peewee.OperationalError, peewee.InterfaceError)):
+        # the database is unreachable (a PostgreSQL server down or restarting), or a lock was not had in
+        # time (SQLite's busy timeout, PostgreSQL's lock_timeout): nothing was written; the client may retry
+        log.error("database unavailable: %s", str(error).strip().splitlines()[0] if str(error).strip() else error)
+        return error_response(503, "The database is unavailable or busy; nothing was changed. Try again.",
+                              headers={"Retry-After": "1"})
     log.error("unhandled exception", exc_info=error)
     return error_response(500)
 

@@ -75,6 +75,14 @@ def refuse_oversized_request_head():
     return None
 
 
+def refuse_nul_in_path():
+    """A path holding a NUL character names nothing (no name, id or file has one; PostgreSQL could not
+    even compare it): 404, the same on every engine."""
+    if "\x00" in request.path:
+        return error_response(404, "Nothing is found at a path holding a NUL character.")
+    return None
+
+
 def require_json_body():
     """A request that carries a body must say it is JSON (415 otherwise)."""
     if request.method in BODY_METHODS and not request.is_json:
@@ -127,6 +135,7 @@ def finish_request(response):
 def install_request_hooks(app):
     app.before_request(start_request)
     app.before_request(refuse_oversized_request_head)
+    app.before_request(refuse_nul_in_path)
     app.before_request(require_json_body)
     app.after_request(finish_request)
     if app.config["TRUST_PROXY"]:

@@ -1,4 +1,5 @@
-"""Rate limits with flask-limiter, counted in a small SQLite file shared by all worker processes.
+"""Rate limits with flask-limiter, counted in a small SQLite file shared by all worker processes,
+or in Redis (WSSERVER_RATELIMIT_STORAGE=redis://...) shared by every node.
 
 flask-limiter's in-memory storage counts per process, so with several worker
 processes a client would get several times its limit. This storage (a `limits`
@@ -162,7 +163,7 @@ class LoginGuard:
                 if strategy.test(item, *identifiers):
                     continue
                 reset_at, _ = strategy.get_window_stats(item, *identifiers)
-            except sqlite3.Error:  # like the limiter (swallow_errors): a broken counter file locks nobody out
+            except counter_errors(self.limiter):  # like the limiter (swallow_errors): broken counters lock nobody out
                 current_app.logger.warning("login counters unavailable", exc_info=True)
                 return
             headers = {
@@ -185,8 +186,13 @@ class LoginGuard:
         try:
             for item, scope in self.rules:
                 self.limiter.limiter.hit(item, *self._identifiers(scope, username, address))
-        except sqlite3.Error:
+        except counter_errors(self.limiter):
             current_app.logger.warning("login counters unavailable", exc_info=True)
+
+
+def counter_errors(limiter):
+    """The errors of the counters' storage (the SQLite file's, or Redis's)."""
+    return limiter.limiter.storage.base_exceptions
 
 
 def _login_guard():
@@ -221,7 +227,10 @@ def init_rate_limits(app):
         # one budget per caller across all routes (default_limits would count per route);
         # none when only the login limits are on (the limiter then just holds their counters)
         application_limits=[ApplicationLimit(budget, scope=BUDGET_SCOPE)] if budget else [],
-        storage_uri="wsserver-sqlite://" + os.path.join(app.config["INSTANCE_PATH"], RATE_LIMIT_FILE),
+        storage_uri=app.config["RATELIMIT_STORAGE"]
+        or "wsserver-sqlite://" + os.path.join(app.config["INSTANCE_PATH"], RATE_LIMIT_FILE),
+        # on Redis (several nodes), the counters of wsserver, whatever else the database holds
+        storage_options={"key_prefix": "wsserver"} if app.config["RATELIMIT_STORAGE"] else {},
         strategy="fixed-window",
         headers_enabled=True,
         header_name_mapping={
@@ -244,7 +253,7 @@ def init_rate_limits(app):
         def address_has_budget():
             try:
                 return limiter.limiter.test(budget_item, "address:" + client_address(), BUDGET_SCOPE)
-            except sqlite3.Error:
+            except counter_errors(limiter):
                 return True
 
         # Registered before the limiter's own hook, so it runs first (before_request runs in order):

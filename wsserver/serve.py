@@ -126,14 +126,14 @@ class Worker:
         running atexit hooks)."""
         from granian.server.mp import MPServer
 
-        from . import db
+        from .storage import db
         from .services.avatar_files import finish_pending_removals
 
         try:
             MPServer._spawn_wsgi_worker(*args, **kwargs)
         finally:
             finish_pending_removals()  # avatar files whose removal is still being retried
-            db.close_connection()
+            db.close_all_connections()
             logging.shutdown()
 
 
@@ -152,7 +152,8 @@ def run(wsgi_app, config, on_startup=None):
 
 
 def serve(overrides=None):
-    from . import create_app, db, open_instance
+    from . import create_app, open_instance
+    from .storage import db
     from .logs import configure_logging
 
     app = create_app(overrides, open_storage=False)  # nothing in the instance changes yet
@@ -168,7 +169,7 @@ def serve(overrides=None):
             raise
         except Exception as exc:  # a full disk, an unreadable folder, a seed file that breaks a rule
             raise StartError(f"cannot open the instance {config['INSTANCE_PATH']}: {describe(exc, config['INSTANCE_PATH'])}") from None
-        db.close_connection()  # workers open their own after the fork
+        db.close_all_connections()  # workers open their own after the fork
         configure_logging(config["LOG_FORMAT"], config["LOG_LEVEL"], config["ACCESS_LOG"], background=True)
         print(
             f"wsserver: serving http://{config['HOST']}:{config['PORT']} "

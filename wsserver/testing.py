@@ -87,7 +87,7 @@ def wsserver_settings(pytestconfig, wsserver_admin_token):
 def wsserver_app(tmp_path_factory, wsserver_settings):
     """A wsserver Flask app in this process, on a fresh temporary instance folder, in test mode."""
     from wsserver import create_app
-    from wsserver.db import close_connection
+    from wsserver.storage.db import close_connection
 
     instance = tmp_path_factory.mktemp("wsserver-instance")
     app = create_app({**wsserver_settings, "INSTANCE_PATH": str(instance)})

@@ -7,10 +7,10 @@ import re
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import ratelimit
-from ..db import CompiledSelect, database
+from ..storage.db import database, retrying
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..ids import hash_secret, new_id, new_secret, now_iso
-from ..models import Account, AclEntry, Token, Workspace
+from ..storage.models import Account, AclEntry, Token, Workspace
 from . import avatar_files, members
 
 # Used with fullmatch: `$` alone would let a trailing newline through.
@@ -35,23 +35,18 @@ def account_for_token(secret):
     if not secret or len(secret) > 256:
         return None
     digest = hash_secret(secret)
-    account = _ACCOUNT_OF_TOKEN.first(digest)
+    account = (
+        Account.select(Account, Token.token_hash).join(Token).where(Token.token_hash == digest).limit(1).objects().first()
+    )
     if account is None or not hmac.compare_digest(account.token_hash, digest):
         return None
     return account
 
 
-# Run on every authenticated request: compiled once (see db.CompiledSelect).
-_ACCOUNT_OF_TOKEN = CompiledSelect(
-    Account,
-    lambda digest: Account.select(Account, Token.token_hash).join(Token).where(Token.token_hash == digest).limit(1),
-)
-
-
 def account_for_password(username, password):
     """The account whose username and password match, or None (same cost either way)."""
-    if not username or not password or len(username) > 64 or len(password) > 1024:
-        return None
+    if not username or not password or len(username) > 64 or len(password) > 1024 or "\x00" in username:
+        return None  # (no username holds a NUL: refused at creation)
     account = Account.get_or_none(Account.username == username)
     stored = account.password_hash if account is not None and account.password_hash else None
     if not check_password_hash(stored or _dummy_password_hash(), password) or stored is None:
@@ -125,6 +120,7 @@ def find_account(username):
     return account
 
 
+@retrying
 def delete_account(actor, account_id):
     """Remove an account, its tokens and memberships, keeping every workspace owned.
 
@@ -143,6 +139,7 @@ def delete_account(actor, account_id):
         workspace_ids = [
             row.workspace_id for row in AclEntry.select(AclEntry.workspace).where(AclEntry.account == account)
         ]
+        members.lock_workspaces(workspace_ids)
         AclEntry.delete().where(AclEntry.account == account).execute()
         orphaned_files = members.settle_after_departure(workspace_ids)
         Token.delete().where(Token.account == account).execute()

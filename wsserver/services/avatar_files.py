@@ -1,8 +1,9 @@
 """The avatar folder, <instance>/avatars/: its file names, and removing files nothing refers to.
 
-A file is removed right after the commit that dropped its last reference, under
-the database's write lock, so a file a committed row refers to is never
-removed. When that fails (the lock not had within the busy timeout, a file
+A file is removed right after the commit that dropped its last reference, in a
+transaction holding the file name's lock (storage.db.lock_names; SQLite's write
+lock), which every transaction linking that name holds too, so a file a
+committed row refers to is never removed, whatever process or node links it. When that fails (the lock not had within the busy timeout, a file
 system error) the names go to this process's retry queue and are tried again
 in the background until they are gone; at start-up the sweep removes what a
 killed process left (remove_unreferenced_files, clean_temporary_files).
@@ -12,16 +13,18 @@ it, so the workspace, member and account services can discard files without an
 import cycle.
 """
 import atexit
+import hashlib
 import logging
 import os
 import re
+import socket
 import threading
 import time
 
 from flask import current_app
 
-from ..db import database
-from ..models import Workspace
+from ..storage.db import database, lock_names
+from ..storage.models import Workspace
 
 log = logging.getLogger("wsserver")
 
@@ -29,13 +32,20 @@ AVATAR_FOLDER = "avatars"
 
 # Uploads are written to a temporary file with this prefix, then renamed into place.
 TEMPORARY_PREFIX = ".upload-"
+# Seconds after which a temporary file is surely a crash's leftover, not an upload in progress.
+TEMPORARY_MAX_AGE = 300
 
 # The only names ever stored and served: a SHA-256 in lowercase hex and one of our extensions.
 FILE_NAME_PATTERN = re.compile(r"[0-9a-f]{64}\.(?:png|jpg|gif|webp)")
 
 
+def avatar_folder_of(config):
+    """WSSERVER_AVATAR_PATH, or <instance>/avatars: where uploaded avatars are stored."""
+    return config["AVATAR_PATH"] or os.path.join(config["INSTANCE_PATH"], AVATAR_FOLDER)
+
+
 def avatar_folder():
-    return os.path.join(current_app.config["INSTANCE_PATH"], AVATAR_FOLDER)
+    return avatar_folder_of(current_app.config)
 
 
 def is_avatar_file_name(name):
@@ -91,8 +101,9 @@ def discard_files(names):
 
 def _remove_unreferenced(folder, names):
     """Remove those of `names` no workspace refers to; raises when the write lock or a removal fails."""
-    # Under the write lock, so an upload cannot link one of these files between the check and the removal.
+    # Holding the names' locks, so an upload cannot link one of these files between the check and the removal.
     with database.atomic():
+        lock_names(names)
         referenced = {
             name
             for (name,) in Workspace.select(Workspace.avatar_file)
@@ -208,13 +219,33 @@ def _unsafe_name(name):
     return os.sep in name or "/" in name or "\\" in name or "\0" in name or name.startswith(".")
 
 
-def clean_temporary_files():
-    """Remove half-written uploads left by a crash (run at start-up, before serving)."""
+def temporary_prefix():
+    """The prefix of this node's temporary files: TEMPORARY_PREFIX and a tag of (host, instance folder).
+
+    One server runs per instance folder (serve.lock_instance), so whatever
+    carries this node's tag when it starts was left by its own crash.
+    """
+    node = f"{socket.gethostname()}:{current_app.config['INSTANCE_PATH']}"
+    return f"{TEMPORARY_PREFIX}{hashlib.sha256(node.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}-"
+
+
+def clean_temporary_files(now=None):
+    """Remove half-written uploads left by a crash (run at start-up, before serving).
+
+    This node's own, and any other last written over TEMPORARY_MAX_AGE
+    seconds ago: with several nodes sharing the folder, a younger one of
+    another node may be an upload it is writing right now (each lives for the
+    milliseconds of a write and a rename).
+    """
     folder = avatar_folder()
+    own = temporary_prefix()
+    now = time.time() if now is None else now
     for name in os.listdir(folder):
         if name.startswith(TEMPORARY_PREFIX):
+            path = os.path.join(folder, name)
             try:
-                os.remove(os.path.join(folder, name))
+                if name.startswith(own) or now - os.stat(path).st_mtime > TEMPORARY_MAX_AGE:
+                    os.remove(path)
             except FileNotFoundError:
                 pass
 
@@ -223,12 +254,11 @@ def remove_unreferenced_files():
     """Remove stored avatars no workspace refers to (left by a crash between the file move
     and the commit, or between a commit and the clean-up). Run at start-up."""
     folder = avatar_folder()
-    with database.atomic():  # the write lock: no upload can link a file meanwhile
-        stored = {name for name in os.listdir(folder) if is_avatar_file_name(name)}
-        if not stored:
-            return
-        referenced = {
-            name for (name,) in Workspace.select(Workspace.avatar_file).where(Workspace.avatar_file.is_null(False)).tuples()
-        }
-        for name in sorted(stored - referenced):
-            remove_quietly(os.path.join(folder, name))
+    stored = {name for name in os.listdir(folder) if is_avatar_file_name(name)}
+    if not stored:
+        return
+    referenced = {
+        name for (name,) in Workspace.select(Workspace.avatar_file).where(Workspace.avatar_file.is_null(False)).tuples()
+    }
+    # Checked again, name by name, holding each name's lock: another node may be linking one right now.
+    _remove_unreferenced(folder, stored - referenced)

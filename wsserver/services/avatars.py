@@ -27,13 +27,15 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from ..db import database
+from ..storage.db import database, lock_names
 from ..errors import Invalid, NotFound, TooLarge
 from ..ids import now_iso
-from ..models import Workspace
+from ..storage.models import Workspace
 from ..permissions import Action
 from . import workspaces
-from .avatar_files import AVATAR_FOLDER, TEMPORARY_PREFIX, avatar_folder, discard_files, is_avatar_file_name, remove_quietly
+from .avatar_files import (
+    AVATAR_FOLDER, avatar_folder, discard_files, is_avatar_file_name, remove_quietly, temporary_prefix,
+)
 from .images import CONTENT_TYPES, IMAGE_TYPES, TYPES_BY_EXTENSION, reencode  # CONTENT_TYPES: also api, schemas
 
 log = logging.getLogger("wsserver")
@@ -208,9 +210,10 @@ def _store(account, fullname, file_name, content, url):
     placed = False
     try:
         with database.atomic():
-            # Again under the write lock: the workspace may have been renamed, deleted or the caller demoted.
-            workspace, actor = workspaces.load_for(account, fullname, Action.UPLOAD_AVATAR)
+            # Again, locked: the workspace may have been deleted or the caller demoted meanwhile.
+            workspace, actor = workspaces.load_for(account, fullname, Action.UPLOAD_AVATAR, lock=True)
             previous = workspace.avatar_file
+            lock_names([file_name])  # no clean-up removes the file between its move and the commit
             os.replace(temporary, os.path.join(folder, file_name))
             placed = True
             _sync_folder(folder)
@@ -228,7 +231,7 @@ def _store(account, fullname, file_name, content, url):
 
 
 def _write_temporary(folder, content):
-    descriptor, path = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=folder)
+    descriptor, path = tempfile.mkstemp(prefix=temporary_prefix(), dir=folder)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)

@@ -3,7 +3,7 @@ import os
 
 from flask import current_app
 
-from ..db import database_answers
+from ..storage.db import database_answers
 from ..disk import has_room
 from .avatar_files import avatar_folder
 

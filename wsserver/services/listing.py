@@ -1,8 +1,9 @@
 """Listing workspaces: visibility, filters, fuzzy search, sort and paging.
 
 One function, `list_workspaces(account, query)`, over a plain description of
-the query (`ListQuery`), so any wire dialect can sit in front of it. What is
-SQLite-specific (the trigram index) is behind `wsserver.search`.
+the query (`ListQuery`), so any wire dialect can sit in front of it. The
+rules of `q` are here (`_matching`, `_relevance`); the engine's trigram index
+(storage.sqlite / storage.postgres) only finds candidates fast.
 """
 import re
 from dataclasses import dataclass, field, replace
@@ -10,11 +11,10 @@ from datetime import datetime, timedelta, timezone
 
 from peewee import OP, SQL, Case, Expression, NodeList, fn
 
-from .. import search
-from ..db import CompiledSelect, database
+from ..storage.db import database, engine
 from ..errors import Forbidden
 from ..ids import format_time
-from ..models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
+from ..storage.models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
 from ..permissions import LEVELS, may_list_all
 
 SORT_FIELDS = ("fullname", "title", "created_at", "updated_at")
@@ -22,6 +22,11 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 # At most this many workspaces are looked at as misspelling matches of `q`.
 MISSPELLING_CANDIDATES = 100
+# Substring look-ups go through the trigram index when a term has at least this many characters.
+TRIGRAM = 3
+SHORTEST_SUBSTRING = TRIGRAM
+# A misspelling look-up asks for workspaces holding any of at most this many trigrams of the query.
+MAX_TRIGRAMS = 32
 
 # Relevance tiers of `q` (lower first); see `_relevance`.
 EXACT_NAME, EXACT_TITLE, NAME_PREFIX, TITLE_PREFIX, IN_NAME, ELSEWHERE = range(6)
@@ -64,45 +69,28 @@ def list_workspaces(account, query):
     """(the page of Workspace rows, the number of matches before paging)."""
     if query.all and not may_list_all(account):
         raise Forbidden("Only instance admins may list every workspace (all=true).")
-    return _list_compiled(account, query)
+    page, count = build_queries(account, query)
+    return list(page), count.scalar()
 
 
 def build_queries(account, query):
     """The page query and the count query of `query` (running the misspelling look-up if q is given)."""
-    account_id, stored = _with_stored_values(account.id, query, _as_is)
+    stored = _with_stored_values(query)
     terms = search_terms(query.q)
-    misspelled = _misspelling_matches(account_id, stored, terms) if terms else []
-    return _page_and_count(account_id, stored, terms, misspelled, _as_is)
-
-
-def _as_is(value):
-    return value
-
-
-def _page_and_count(account_id, query, terms, misspelled, take):
-    """Page and count queries. Every value that may differ between two calls of the same shape
-    (see _list_compiled) goes through `take`: the values of `query` already have, `terms` and
-    `misspelled` (ids) are taken here."""
-    if _by_name_in_memberships(query, terms):
-        return _page_and_count_by_name(account_id, query)
-    matches = _visible(account_id, query)
-    misspelled = [take(workspace_id) for workspace_id in misspelled]
+    if _by_name_in_memberships(stored, terms):
+        return _page_and_count_by_name(account.id, stored)
+    matches = _visible(account.id, stored)
+    misspelled = _misspelling_matches(account.id, stored, terms) if terms else []
     if terms:
-        if any(len(term) >= search.SHORTEST_SUBSTRING for term in terms):
-            condition = search.contains_all(terms, take)
-        else:
-            condition = _starts_with(terms, take)
-        if misspelled:
-            condition = condition | Workspace.id.in_(misspelled)
-        matches = matches.where(condition)
+        matches = matches.where(_matching(terms, misspelled))
     if query.sort:
         order = _sort_order(query.sort)
     elif terms:
-        order = [*_relevance(terms, misspelled, take), Workspace.fullname, Workspace.id]
+        order = [*_relevance(terms, misspelled), Workspace.fullname, Workspace.id]
     else:
         order = _sort_order(BY_NAME)
     # Page over ids first (an index walk for deep offsets), then read only those rows.
-    page_ids = matches.select(Workspace.id).order_by(*order).offset(query.offset).limit(query.limit)
+    page_ids = matches.select(Workspace.id).order_by(*order).offset(stored.offset).limit(stored.limit)
     page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*order)
     count = matches.select(fn.COUNT(SQL("*")))
     return page, count
@@ -138,22 +126,17 @@ def _page_and_count_by_name(account_id, query):
     return page, count
 
 
-def _with_stored_values(account_id, query, take):
-    """(account id, query) with every value as it is compared in SQL (timestamps as stored text,
-    level as its number) and passed through `take`, which may swap it for a db.Slot."""
+def _with_stored_values(query):
+    """`query` with every value as it is compared in SQL: timestamps as stored text, level as its number."""
     filters = query.filters
 
-    def optional(value, convert=lambda value: value):
-        return None if value is None else take(convert(value))
+    def optional(value, convert):
+        return None if value is None else convert(value)
 
-    return take(account_id), replace(
+    return replace(
         query,
-        offset=take(query.offset),
-        limit=take(query.limit),
-        filters=Filters(
-            tags=tuple(take(tag) for tag in filters.tags),
-            labels=tuple((take(key), take(value)) for key, value in filters.labels),
-            created_by=optional(filters.created_by),
+        filters=replace(
+            filters,
             created_after=optional(filters.created_after, stored_timestamp),
             created_before=optional(filters.created_before, stored_timestamp),
             updated_after=optional(filters.updated_after, stored_timestamp),
@@ -161,56 +144,6 @@ def _with_stored_values(account_id, query, take):
             level=optional(filters.level, LEVELS.__getitem__),
         ),
     )
-
-
-# Listing without q, compiled once per shape (which filters, how many tags and labels, the
-# sort): the values change, the SQL does not. See db.CompiledSelect.
-_COMPILED_SHAPES = {}
-MAX_COMPILED_SHAPES = 256
-
-
-def _list_compiled(account, query):
-    values = []
-
-    def collect(value):
-        values.append(value)
-        return value
-
-    # the values in the order the query builders take them
-    account_id, stored = _with_stored_values(account.id, query, collect)
-    terms = search_terms(query.q)
-    misspelled = []
-    if terms:  # without terms, _page_and_count takes no value of its own
-        misspelled = _misspelling_matches(account_id, stored, terms)
-        _page_and_count(account_id, stored, terms, misspelled, collect)
-    filters = stored.filters
-    shape = (
-        query.all, query.sort, len(filters.tags), len(filters.labels),
-        tuple(getattr(filters, name) is None for name in _OPTIONAL_FILTERS),
-        tuple(len(term) >= search.SHORTEST_SUBSTRING for term in terms), len(misspelled),
-    )
-    compiled = _COMPILED_SHAPES.get(shape)
-    if compiled is None:
-        def build(which):
-            def query_with(*slots):
-                remaining = iter(slots)
-
-                def next_slot(value):
-                    return next(remaining)
-
-                account_id, template = _with_stored_values(account.id, query, next_slot)
-                return _page_and_count(account_id, template, terms, misspelled, next_slot)[which]
-            return query_with
-
-        compiled = (CompiledSelect(Workspace, build(0), len(values)), CompiledSelect(Workspace, build(1), len(values)))
-        if len(_COMPILED_SHAPES) >= MAX_COMPILED_SHAPES:
-            _COMPILED_SHAPES.clear()
-        _COMPILED_SHAPES[shape] = compiled
-    page, count = compiled
-    return page.all(*values), count.scalar(*values)
-
-
-_OPTIONAL_FILTERS = ("created_by", "created_after", "created_before", "updated_after", "updated_before", "level")
 
 
 def _visible(account_id, query):
@@ -295,36 +228,51 @@ def search_terms(q):
     return list(dict.fromkeys(q.lower().split()))
 
 
-def _starts_with(terms, take):
+def _matching(terms, misspelled):
+    """The rule of q: every term is a substring of the name, the title, a tag or a label value
+    (case-insensitive), or the workspace is one of the close misspellings found before."""
+    if any(len(term) >= SHORTEST_SUBSTRING for term in terms):
+        return Workspace.id.in_(engine().ids_containing_all(terms, SHORTEST_SUBSTRING, also=misspelled))
+    condition = _starts_with(terms)
+    if misspelled:
+        condition = condition | Workspace.id.in_(misspelled)
+    return condition
+
+
+def _starts_with(terms):
     """For queries too short for a substring search: the name or the title starts with them."""
     name, text = "-".join(terms), " ".join(terms)
     title = fn.lower(Workspace.title)
     # index ranges (fullname, lower(title)): U+10FFFF is the largest character
-    return ((Workspace.fullname >= take(name)) & (Workspace.fullname < take(name + "\U0010ffff"))) | (
-        (title >= take(text)) & (title < take(text + "\U0010ffff"))
+    return ((Workspace.fullname >= name) & (Workspace.fullname < name + "\U0010ffff")) | (
+        (title >= text) & (title < text + "\U0010ffff")
     )
 
 
+def like_text(text):
+    """`text` for a LIKE pattern with ESCAPE '\\': its wildcards match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like(column, pattern):
-    """column LIKE pattern, with backslash escaping the wildcards (search.like_text)."""
+    """column LIKE pattern (ASCII case-insensitive), with backslash escaping the wildcards (like_text)."""
     return Expression(column, OP.ILIKE, NodeList((pattern, SQL("ESCAPE '\\'"))))
 
 
-def _relevance(terms, misspelled, take):
+def _relevance(terms, misspelled):
     """ORDER BY terms: exact name, exact title, name prefix, title prefix, in the name, elsewhere,
-    then the misspellings, closest first (they match none of the tiers above: those imply substrings).
-    `misspelled` holds the ids as taken."""
+    then the misspellings, closest first (they match none of the tiers above: those imply substrings)."""
     name = "-".join(terms)  # fullnames are kebab-case: "data pipeline" is the name data-pipeline
     text = " ".join(terms)
     title = fn.lower(Workspace.title)
     tier = Case(
         None,
         [
-            (Workspace.fullname == take(name), EXACT_NAME),
-            (title == take(text), EXACT_TITLE),
-            (_like(Workspace.fullname, take(search.like_text(name) + "%")), NAME_PREFIX),
-            (_like(title, take(search.like_text(text) + "%")), TITLE_PREFIX),
-            (_like(Workspace.fullname, take("%" + search.like_text(name) + "%")), IN_NAME),
+            (Workspace.fullname == name, EXACT_NAME),
+            (title == text, EXACT_TITLE),
+            (_like(Workspace.fullname, like_text(name) + "%"), NAME_PREFIX),
+            (_like(title, like_text(text) + "%"), TITLE_PREFIX),
+            (_like(Workspace.fullname, "%" + like_text(name) + "%"), IN_NAME),
         ],
         ELSEWHERE,
     )
@@ -332,6 +280,26 @@ def _relevance(terms, misspelled, take):
         return [tier]
     closeness = Case(Workspace.id, [(workspace_id, rank) for rank, workspace_id in enumerate(misspelled, 1)], 0)
     return [tier, closeness]
+
+
+def _trigrams_of(word):
+    return [word[i : i + TRIGRAM] for i in range(len(word) - TRIGRAM + 1)]
+
+
+def trigrams(words):
+    """The words' trigrams, then those of each word with one letter left out, at most MAX_TRIGRAMS.
+
+    One typo in a short word can break all of its trigrams ("keilrt" shares
+    none with "kelirt"); leaving a letter out yields trigrams that skip it
+    ("kel", "irt"), which a word with a swapped or replaced letter still has.
+    """
+    grams = {}
+    for word in words:
+        grams.update(dict.fromkeys(_trigrams_of(word)))
+    for word in words:
+        for skipped in range(1, len(word) - 1):
+            grams.update(dict.fromkeys(_trigrams_of(word[:skipped] + word[skipped + 1 :])))
+    return list(grams)[:MAX_TRIGRAMS]
 
 
 def allowed_edits(word):
@@ -352,15 +320,18 @@ def _misspelling_matches(account_id, query, terms):
     fuzzy_words = [word for term in terms for word in words(term) if allowed_edits(word)]
     if not fuzzy_words:
         return []
+    grams = trigrams(fuzzy_words)
+    if not grams:
+        return []
     within = None
     if not query.all or query.filters != Filters():
         within = _visible(account_id, query).select(Workspace.id)
-    candidates = search.similar_candidates(database, fuzzy_words, within, MISSPELLING_CANDIDATES)
+    # Candidates: those holding the most of these trigrams (the engine's index); then the rule below.
+    candidates = engine().similar_candidates(database, grams, within, MISSPELLING_CANDIDATES)
     distances = {}  # (query word, workspace word) -> distance, shared by the candidates
     scored = []
-    for workspace_id, fullname, title, tags, labels in candidates:
-        fields = [fullname, title or "", *(tags or "").split("\n"), *(labels or "").split("\n")]
-        fields = [value.lower() for value in fields if value]
+    for workspace_id, fullname, document in candidates:
+        fields = [value for value in document.split("\n") if value]  # lower-cased already (storage.index)
         similarity = _similarity(terms, fields, distances)
         if similarity is not None:
             scored.append((-similarity, fullname, workspace_id))

@@ -1,22 +1,25 @@
 """Members: the ACL of a workspace, invites, level changes and the last-owner invariant.
 
-Every write runs in one transaction that takes SQLite's write lock up front
-(database.atomic() with lock_type IMMEDIATE), so the owner count read inside
-it cannot change before the write lands.
+Every write runs in one transaction that first locks the workspace row
+(workspaces.load with lock=True: SELECT ... FOR UPDATE on PostgreSQL; on
+SQLite the transaction holds the write lock from its start), so the owner
+and member counts read inside it cannot change before the write lands, on
+any number of processes and nodes. A deadlock is run again (storage.db.retrying).
 """
 import hmac
 
 from peewee import Case, fn
 
-from ..db import database
+from ..storage import index
+from ..storage.db import database, lock_rows, retrying
 from ..errors import Conflict, Forbidden, NotFound
 from ..ids import new_id, now_iso
-from ..models import Account, AclEntry, Workspace
+from ..storage.models import Account, AclEntry, Workspace
 from ..permissions import LEVELS, OWNER, USER, Action, may_change_level, may_remove_entry
 from . import avatar_files
 from .workspaces import load, load_for, not_found_message
 
-# SQLite allows many more, but keep IN lists short and predictable.
+# Both engines allow many more, but keep IN lists short and predictable.
 _CHUNK = 500
 
 
@@ -31,17 +34,21 @@ def list_entries(account, fullname):
     )
 
 
+@retrying
 def redeem_invite(account, fullname, invite):
     """Join the workspace with level `user`; a member already in changes nothing."""
     with database.atomic():
-        workspace, actor = load(account, fullname)
+        workspace, actor = load(account, fullname, lock=True)
         if workspace is None:
             raise NotFound(not_found_message(fullname))
         if actor.is_member:
             return False
         if not invite or not hmac.compare_digest(invite.encode("utf-8"), workspace.invite.encode("utf-8")):
             raise Forbidden("This invite token is not valid for this workspace.")
-        AclEntry.create(id=new_id(), workspace=workspace.id, account=account.id, level=USER, created_at=now_iso())
+        AclEntry.create(
+            id=new_id(), workspace=workspace.id, account=account.id, level=USER, created_at=now_iso(),
+            workspace_fullname=workspace.fullname,
+        )
     return True
 
 
@@ -56,10 +63,11 @@ def _owner_count(workspace):
     return AclEntry.select().where((AclEntry.workspace == workspace.id) & (AclEntry.level == OWNER)).count()
 
 
+@retrying
 def change_level(account, fullname, entry_id, level_name):
     new_level = LEVELS[level_name]
     with database.atomic():
-        workspace, actor = load_for(account, fullname, Action.READ)
+        workspace, actor = load_for(account, fullname, Action.READ, lock=True)
         entry = _entry_in(workspace, entry_id)
         if not may_change_level(actor, entry.level, new_level):
             raise Forbidden("Your level in this workspace does not allow this level change.")
@@ -73,17 +81,19 @@ def change_level(account, fullname, entry_id, level_name):
         AclEntry.update(level=new_level).where(AclEntry.id == entry.id).execute()
 
 
+@retrying
 def remove_entry(account, fullname, entry_id):
     """Remove a member. The sole member leaving deletes the workspace (and its avatar)."""
     avatar_file = None
     with database.atomic():
-        workspace, actor = load_for(account, fullname, Action.READ)
+        workspace, actor = load_for(account, fullname, Action.READ, lock=True)
         entry = _entry_in(workspace, entry_id)
         if not may_remove_entry(actor, entry.level, entry.account_id == account.id):
             raise Forbidden("Your level in this workspace does not allow you to remove this member.")
         members = AclEntry.select().where(AclEntry.workspace == workspace.id).count()
         if members == 1:
             avatar_file = workspace.avatar_file
+            index.forget([workspace.id])
             workspace.delete_instance()
         else:
             if entry.level == OWNER and _owner_count(workspace) == 1:
@@ -99,6 +109,12 @@ def _chunks(items):
     items = list(items)
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]
+
+
+def lock_workspaces(workspace_ids):
+    """Lock these workspace rows until the transaction ends, in id order (no deadlock with another caller)."""
+    for chunk in _chunks(sorted(set(workspace_ids))):
+        lock_rows(Workspace.select(Workspace.id).where(Workspace.id.in_(chunk)).order_by(Workspace.id))
 
 
 def settle_after_departure(workspace_ids):
@@ -122,6 +138,7 @@ def settle_after_departure(workspace_ids):
                 name for (name,) in Workspace.select(Workspace.avatar_file)
                 .where(Workspace.id.in_(empty) & Workspace.avatar_file.is_null(False)).tuples()
             ]
+            index.forget(empty)
             Workspace.delete().where(Workspace.id.in_(empty)).execute()
         ownerless = [wid for wid, top in top_levels.items() if top < OWNER]
         if ownerless:

@@ -24,10 +24,11 @@ from werkzeug.security import generate_password_hash
 from schemas.seed import SEED_FORMAT_VERSION, SeedSchema, error_lines
 
 from .. import ids
-from ..db import database
+from ..storage import index
+from ..storage.db import database
 from ..errors import Conflict, Invalid
 from ..ids import hash_secret, new_id, new_secret, now_iso
-from ..models import Account, AclEntry, Token, Workspace
+from ..storage.models import Account, AclEntry, Token, Workspace
 from ..permissions import LEVEL_NAMES, LEVELS
 from . import accounts as account_service
 
@@ -340,15 +341,16 @@ def _insert(model, rows):
 
 
 def _wipe():
-    for model in (AclEntry, Token, Workspace, Account):
+    index.clear()
+    for model in (AclEntry, Token, Workspace, Account):  # tags and labels go with the workspaces
         model.delete().execute()
 
 
 def replace_state(state):
     """Make the database hold exactly `state` (a canonical document), in one transaction.
 
-    Workspace rows fire the search triggers, so the listing's side tables and
-    search index follow.
+    The listing's side tables and search index are written with the workspaces
+    (storage.index).
     """
     with database.atomic():
         _wipe()
@@ -366,7 +368,7 @@ def replace_state(state):
             }
             for account in state["accounts"] for token in account["tokens"]
         ])
-        _insert(Workspace, [
+        workspaces = [
             {
                 "id": workspace["id"], "fullname": workspace["fullname"], "invite": workspace["invite"],
                 "tags": workspace["tags"], "labels": workspace["labels"], "title": workspace["meta"]["title"],
@@ -375,11 +377,15 @@ def replace_state(state):
                 "created_by": workspace["createdBy"],
             }
             for workspace in state["workspaces"]
-        ])
+        ]
+        _insert(Workspace, workspaces)
+        index.write(Workspace(**row) for row in workspaces)
+        fullnames = {row["id"]: row["fullname"] for row in workspaces}
         _insert(AclEntry, [
             {
                 "id": entry["id"], "workspace": entry["workspaceId"], "account": entry["accountId"],
                 "level": LEVELS[entry["level"]], "created_at": entry["createdAt"],
+                "workspace_fullname": fullnames[entry["workspaceId"]],
             }
             for entry in state["memberships"]
         ])

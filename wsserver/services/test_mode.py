@@ -19,7 +19,7 @@ import threading
 from flask import current_app
 
 from .. import ids
-from ..db import database
+from ..storage.db import database
 from ..errors import Conflict, Forbidden
 from ..permissions import may_administer_instance
 from .avatar_files import AVATAR_FOLDER, avatar_folder, is_avatar_file_name, remove_quietly

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from flask import current_app
 from peewee import JOIN
 
-from ..db import CompiledSelect, database
+from ..storage import index
+from ..storage.db import database, lock_names, lock_rows, retrying
 from ..errors import Conflict, Invalid, NotFound
 from ..ids import new_id, new_secret, now_iso
-from ..models import AclEntry, Workspace
+from ..storage.models import AclEntry, Workspace
 from ..permissions import OWNER, Action, Actor, allows, require
 from . import avatar_files
 
@@ -28,34 +29,34 @@ def not_found_message(fullname):
     return f"Workspace '{fullname}' not found."
 
 
-def load(account, fullname):
-    """(workspace, actor) in one query; (None, None) when no workspace has that name."""
-    row = _WORKSPACE_WITH_LEVEL.first(account.id, fullname)
+def load(account, fullname, lock=False):
+    """(workspace, actor); (None, None) when no workspace has that name.
+
+    With `lock`, inside a transaction: the workspace row stays locked until it
+    ends (storage.db.lock_rows), so whatever the caller checks about the
+    workspace and its members holds until its writes land (every writer of a
+    workspace or its members locks it first).
+    """
+    if lock:
+        # The lock first, on its own: a read committed statement that waited for a lock sees the
+        # locked row as it is now but the joined rows as they were, so the level is read after it.
+        lock_rows(Workspace.select(Workspace.id).where(Workspace.fullname == fullname))
+    row = (
+        Workspace.select(Workspace, AclEntry.level.alias("caller_level"))
+        .join(AclEntry, JOIN.LEFT_OUTER, on=((AclEntry.workspace == Workspace.id) & (AclEntry.account == account.id)))
+        .where(Workspace.fullname == fullname)
+        .limit(1)
+        .objects()
+        .first()
+    )
     if row is None:
         return None, None
     return row, Actor(account.id, row.caller_level, bool(account.admin))
 
 
-# Run by nearly every request on a workspace: compiled once (see db.CompiledSelect).
-_WORKSPACE_WITH_LEVEL = CompiledSelect(
-    Workspace,
-    lambda account_id, fullname: (
-        Workspace.select(Workspace, AclEntry.level.alias("caller_level"))
-        .join(
-            AclEntry,
-            JOIN.LEFT_OUTER,
-            on=((AclEntry.workspace == Workspace.id) & (AclEntry.account == account_id)),
-        )
-        .where(Workspace.fullname == fullname)
-        .limit(1)
-    ),
-    arity=2,
-)
-
-
-def load_for(account, fullname, action):
+def load_for(account, fullname, action, lock=False):
     """The workspace if the caller may do `action` on it; NotFound/Forbidden otherwise."""
-    workspace, actor = load(account, fullname)
+    workspace, actor = load(account, fullname, lock)
     if workspace is None:
         raise NotFound(not_found_message(fullname))
     require(actor, action, not_found_message(fullname))
@@ -72,6 +73,7 @@ def _check_new_name(fullname):
         raise Invalid(f"The name '{fullname}' is reserved.", {"fullname": ["This name is reserved."]})
 
 
+@retrying
 def upsert_workspace(account, fullname, payload):
     """Create (caller becomes owner) or update the workspace named `fullname`.
 
@@ -84,7 +86,7 @@ def upsert_workspace(account, fullname, payload):
         )
     stale_file = None
     with database.atomic():
-        workspace, actor = load(account, fullname)
+        workspace, actor = load(account, fullname, lock=True)
         if workspace is None:
             _check_new_name(fullname)
             workspace = _create(account, fullname, payload)
@@ -106,6 +108,7 @@ def upsert_workspace(account, fullname, payload):
 def _create(account, fullname, payload):
     now = now_iso()
     meta = payload.get("meta") or {}
+    lock_names([avatar_files.stored_file_of_url(meta.get("avatar"))])
     workspace = Workspace.create(
         id=new_id(),
         fullname=fullname,
@@ -119,7 +122,10 @@ def _create(account, fullname, payload):
         updated_at=now,
         created_by=account.id,
     )
-    AclEntry.create(id=new_id(), workspace=workspace, account=account.id, level=OWNER, created_at=now)
+    AclEntry.create(
+        id=new_id(), workspace=workspace, account=account.id, level=OWNER, created_at=now, workspace_fullname=fullname
+    )
+    index.write([workspace])
     return workspace
 
 
@@ -138,6 +144,7 @@ def _update(workspace, payload):
         changes["avatar"] = meta["avatar"]
         linked = avatar_files.stored_file_of_url(meta["avatar"])
         if linked != workspace.avatar_file:
+            lock_names([linked])  # no clean-up removes it between the check and the commit
             stale_file, changes["avatar_file"] = workspace.avatar_file, linked
     if payload.get("resetInvite"):
         changes["invite"] = new_secret()
@@ -147,12 +154,16 @@ def _update(workspace, payload):
     Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
     for field, value in changes.items():
         setattr(workspace, field, value)
+    if changes.keys() & {"title", "tags", "labels"}:
+        index.write([workspace])
     return stale_file
 
 
+@retrying
 def delete_workspace(account, fullname):
     with database.atomic():
-        workspace, _ = load_for(account, fullname, Action.DELETE)
+        workspace, _ = load_for(account, fullname, Action.DELETE, lock=True)
         avatar_file = workspace.avatar_file
-        workspace.delete_instance()  # ACL entries go by ON DELETE CASCADE
+        index.forget([workspace.id])
+        workspace.delete_instance()  # ACL entries, tags and labels go by ON DELETE CASCADE
     avatar_files.discard_files([avatar_file])

@@ -75,8 +75,8 @@ class AclEntry(BaseModel):
     # permissions.LEVELS maps names to these ranks: higher is more.
     level = IntegerField()
     created_at = CharField(max_length=32)
-    # A copy of the workspace's fullname (which never changes), filled in by a trigger
-    # (migrations.MEMBER_ORDER_TRIGGER): the caller's workspaces by name are one index range.
+    # A copy of the workspace's fullname (which never changes), written with the entry: the
+    # caller's workspaces by name are one index range.
     workspace_fullname = CharField(max_length=64, null=True)
 
     class Meta:
@@ -97,8 +97,8 @@ class SchemaVersion(BaseModel):
 
 
 # Side tables of the listing: copies of Workspace.tags and Workspace.labels, one
-# row per tag or label, so tag/label filters use an index. Triggers installed by
-# search.py keep them in sync with the workspace table; no code writes them.
+# row per tag or label, so tag/label filters use an index. storage.index writes
+# them whenever a workspace is written.
 
 
 class WorkspaceTag(BaseModel):

@@ -1,23 +1,24 @@
 """Schema creation and upgrades, recorded by a schema version.
 
-- A new database gets every table of models.MODELS as they are now, plus
-  whatever each entry of EXTRA_SETUP installs (indexes or virtual tables that
-  are not plain models), and is stamped with CURRENT_VERSION.
+- A new database gets every table of models.MODELS as they are now, the
+  listing's sort indexes and the engine's search index (create_schema), and
+  is stamped with CURRENT_VERSION.
 - An existing database at version N < CURRENT_VERSION runs UPGRADES[N + 1],
   ..., UPGRADES[CURRENT_VERSION] in one transaction (playhouse.migrate for
-  column changes), so an upgrade never loses data.
+  column changes, with the engine's migrator), so an upgrade never loses data.
+- Either way the engine finishes the schema (on PostgreSQL: code point
+  collation on every text column).
 
 To change the schema: change the models, add UPGRADES[CURRENT_VERSION + 1]
 that brings an old database to the new shape, and bump CURRENT_VERSION.
 """
-from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate as apply_operations
 
-from . import search
-from .db import database
+from . import index
+from .db import database, engine
 from .models import MODELS, AclEntry, SchemaVersion, WorkspaceLabel, WorkspaceTag
 
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 
 # Sort orders of GET /workspaces that an index serves (ties broken by id).
 LISTING_INDEXES = (
@@ -28,50 +29,65 @@ LISTING_INDEXES = (
 
 
 def install_listing(database):
-    """Version 2: tag/label side tables, sort indexes, the search index; existing rows are indexed."""
+    """Version 2: tag/label side tables and the sort indexes (version 4 fills them)."""
     database.create_tables([WorkspaceTag, WorkspaceLabel])
     for statement in LISTING_INDEXES:
         database.execute_sql(statement)
-    search.install(database)
 
 
-# Fills acl_entry.workspace_fullname of every new entry (code never writes it).
-MEMBER_ORDER_TRIGGER = """
-CREATE TRIGGER IF NOT EXISTS acl_entry_workspace_fullname AFTER INSERT ON acl_entry
-WHEN NEW.workspace_fullname IS NULL
-BEGIN
-    UPDATE acl_entry SET workspace_fullname = (SELECT fullname FROM workspace WHERE id = NEW.workspace_id)
-    WHERE id = NEW.id;
-END
-"""
-
-
-def install_member_order(database):
-    """The trigger that keeps acl_entry.workspace_fullname filled (column and index come with the model)."""
-    database.execute_sql(MEMBER_ORDER_TRIGGER)
+def fill_member_order(database):
+    """acl_entry.workspace_fullname of every entry that lacks it."""
+    database.execute_sql(
+        "UPDATE acl_entry SET workspace_fullname = (SELECT fullname FROM workspace WHERE id = acl_entry.workspace_id) "
+        "WHERE workspace_fullname IS NULL"
+    )
 
 
 def upgrade_member_order(migrator):
-    """Version 3: acl_entry.workspace_fullname, filled for existing entries, its index and trigger."""
+    """Version 3: acl_entry.workspace_fullname, filled for existing entries, and its index."""
     database = migrator.database
     columns = {column.name for column in database.get_columns("acl_entry")}
     if "workspace_fullname" not in columns:
         apply_operations(migrator.add_column("acl_entry", "workspace_fullname", AclEntry.workspace_fullname))
-    database.execute_sql(
-        "UPDATE acl_entry SET workspace_fullname = (SELECT fullname FROM workspace WHERE id = acl_entry.workspace_id)"
-    )
+    fill_member_order(database)
     AclEntry._schema.create_indexes(safe=True)  # the model's indexes; those that exist are left alone
-    install_member_order(database)
+
+
+# Version 1-3 databases (SQLite only) kept the side tables, the search index and the member
+# order column filled by these triggers; since version 4 the code writes them (storage.index).
+OLD_TRIGGERS = (
+    "workspace_index_insert", "workspace_index_update_text", "workspace_index_update_tags",
+    "workspace_index_update_labels", "workspace_index_delete", "acl_entry_workspace_fullname",
+)
+OLD_SEARCH_TABLES = ("workspace_search", "workspace_search_doc")
+
+
+def upgrade_index_in_code(migrator):
+    """Version 4: no triggers; the search index holds one lower-cased document per workspace, rebuilt."""
+    database = migrator.database
+    for trigger in OLD_TRIGGERS:
+        database.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+    for table in OLD_SEARCH_TABLES:
+        database.execute_sql(f"DROP TABLE IF EXISTS {table}")
+    fill_member_order(database)
+    engine().install_search(database)
+    index.rebuild()
 
 
 # version -> function(migrator) bringing a database from version - 1 to version
 UPGRADES = {
     2: lambda migrator: install_listing(migrator.database),
     3: upgrade_member_order,
+    4: upgrade_index_in_code,
 }
 
-# functions(database) that finish a brand-new database after create_tables
-EXTRA_SETUP = [install_listing, install_member_order]
+
+def create_schema(database):
+    """A brand-new database: every table, index and the engine's search index, as they are now."""
+    database.create_tables(MODELS)
+    for statement in LISTING_INDEXES:
+        database.execute_sql(statement)
+    engine().install_search(database)
 
 
 class SchemaTooNew(RuntimeError):
@@ -90,9 +106,8 @@ def migrate():
     with database.atomic():
         before = stored_version()
         if before is None:
-            database.create_tables(MODELS)
-            for setup in EXTRA_SETUP:
-                setup(database)
+            create_schema(database)
+            engine().finish_schema(database)
             SchemaVersion.delete().execute()
             SchemaVersion.create(version=CURRENT_VERSION)
             return None, CURRENT_VERSION
@@ -100,8 +115,9 @@ def migrate():
             raise SchemaTooNew(
                 f"the database has schema version {before}, newer than this wsserver's {CURRENT_VERSION}"
             )
-        migrator = SqliteMigrator(database)
+        migrator = engine().migrator(database)
         for version in range(before + 1, CURRENT_VERSION + 1):
             UPGRADES[version](migrator)
+        engine().finish_schema(database)
         SchemaVersion.update(version=CURRENT_VERSION).execute()
         return before, CURRENT_VERSION

@@ -1,0 +1,129 @@
+"""The database: one Peewee proxy, bound at start-up to the engine WSSERVER_DATABASE_URL names.
+
+- `sqlite:///path` (the default: <instance>/wsserver.sqlite3): storage.sqlite.
+- `postgresql://user:password@host:5432/name`: storage.postgres.
+
+What differs between the engines lives in those two modules, which offer the
+same functions; `engine()` is the one in use. Services see only what is here:
+the proxy, transactions that are run again after a deadlock (`retrying`), row
+and name locks that the engine needs (`lock_rows`, `lock_names`), and health.
+Peewee keeps one connection per thread (from a pool on PostgreSQL).
+"""
+import functools
+import os
+
+from peewee import DatabaseError, DatabaseProxy
+
+from . import postgres, sqlite
+
+database = DatabaseProxy()
+
+DATABASE_FILE = "wsserver.sqlite3"
+ENGINES = {"sqlite": sqlite, "postgres": postgres, "postgresql": postgres}
+# How many times a transaction is run in all when the engine reports a deadlock or serialization failure.
+ATTEMPTS = 5
+
+
+class UnknownEngine(ValueError):
+    """The database URL names an engine wsserver does not run on."""
+
+
+def database_path(instance_path):
+    return os.path.join(instance_path, DATABASE_FILE)
+
+
+def default_url(instance_path):
+    return "sqlite:///" + os.path.abspath(database_path(instance_path))
+
+
+def engine_for(url):
+    """The engine module of a database URL (its scheme, without a `+pool` suffix)."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    if scheme not in ENGINES:
+        raise UnknownEngine(
+            f"unsupported database URL scheme {scheme or url!r}: use sqlite:///path or postgresql://user@host/name"
+        )
+    return ENGINES[scheme]
+
+
+def open_database(url, instance_path, busy_timeout_ms=5000, max_connections=None):
+    """Bind the proxy to the database at `url` (None: the instance's SQLite file) and return it."""
+    os.makedirs(instance_path, exist_ok=True)
+    url = url or default_url(instance_path)
+    chosen = engine_for(url)
+    if chosen is postgres:
+        bound = chosen.connect(url, busy_timeout_ms, max_connections)
+    else:
+        bound = chosen.connect(url, busy_timeout_ms)
+    bound.engine = chosen
+    database.initialize(bound)
+    return bound
+
+
+def engine():
+    """The engine module (storage.sqlite or storage.postgres) of the open database."""
+    return database.obj.engine
+
+
+def is_sqlite():
+    return engine() is sqlite
+
+
+def close_connection():
+    """Close this thread's connection (before fork, at shutdown)."""
+    if database.obj is not None and not database.is_closed():
+        database.close()
+
+
+def release_connection(_error=None):
+    """At the end of each request or command on PostgreSQL: hand this thread's connection back to the
+    pool, which drops it if it broke (a restarted database server), so the next request gets a good
+    one. SQLite keeps its connection per thread (its settings are per connection)."""
+    if database.obj is not None and engine() is not sqlite and not database.is_closed() and not database.in_transaction():
+        database.close()
+
+
+def close_all_connections():
+    """Close every pooled connection of this process (PostgreSQL) or this thread's (SQLite)."""
+    if database.obj is None:
+        return
+    close_connection()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+def database_answers():
+    """True when a trivial query succeeds (used by /readyz)."""
+    try:
+        return database.execute_sql("SELECT 1").fetchone() == (1,)
+    except Exception:  # any driver error means "not ready", never a 500
+        return False
+
+
+def lock_rows(query):
+    """Lock the rows `query` selects until the transaction ends (SELECT ... FOR UPDATE), where the engine
+    needs it: not on SQLite, whose write transactions hold the database's one write lock from their start."""
+    if engine().ROW_LOCKS:
+        list(query.for_update())
+
+
+def lock_names(names):
+    """Hold a lock on each of these names until the transaction ends (avatar files, on PostgreSQL)."""
+    engine().lock_names(database, names)
+
+
+def retrying(function):
+    """Run `function` (which opens its own transaction) again when the engine reports a deadlock or a
+    serialization failure, up to ATTEMPTS times in all. Inside an outer transaction it runs once:
+    the outer one is what would have to be run again."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return function(*args, **kwargs)
+            except DatabaseError as error:
+                if attempt == ATTEMPTS or database.in_transaction() or not engine().is_transient(error):
+                    raise
+
+    return run

@@ -1,0 +1,67 @@
+"""What the listing reads besides the workspace row, written by whoever writes a workspace.
+
+For each workspace: one `workspace_tag` row per tag and one `workspace_label`
+row per label (so tag and label filters use an index), and its search
+document in the engine's search index. Call `write(workspaces)` after
+inserting or changing a workspace's name, title, tags or labels, and
+`forget(ids)` before deleting workspaces, in the same transaction. (Deleting
+a workspace removes its tag and label rows by ON DELETE CASCADE.)
+
+The search document is the workspace's fullname, title, tags and label
+values, lower-cased (Python's str.lower), one per line: the text in which
+`q` terms are looked up as substrings, on every engine.
+"""
+from .db import database, engine
+from .models import Workspace, WorkspaceLabel, WorkspaceTag
+
+# Rows per INSERT (SQLite's limit on bound values is 32,766; PostgreSQL's 65,535).
+_BATCH = 500
+
+
+def search_document(fullname, title, tags, labels):
+    parts = [fullname, title or "", *tags, *labels.values()]
+    return "\n".join(part.lower() for part in parts if part)
+
+
+def write(workspaces):
+    """(Re)write the side rows and search documents of these Workspace instances."""
+    workspaces = list(workspaces)
+    for start in range(0, len(workspaces), _BATCH):
+        batch = workspaces[start:start + _BATCH]
+        ids = [workspace.id for workspace in batch]
+        WorkspaceTag.delete().where(WorkspaceTag.workspace.in_(ids)).execute()
+        WorkspaceLabel.delete().where(WorkspaceLabel.workspace.in_(ids)).execute()
+        tags = [{"workspace": w.id, "tag": tag} for w in batch for tag in dict.fromkeys(w.tags or ())]
+        labels = [{"workspace": w.id, "key": k, "value": v} for w in batch for k, v in (w.labels or {}).items()]
+        for model, rows in ((WorkspaceTag, tags), (WorkspaceLabel, labels)):
+            for first in range(0, len(rows), _BATCH):
+                model.insert_many(rows[first:first + _BATCH]).execute()
+        engine().write_search(database, {
+            w.id: search_document(w.fullname, w.title, w.tags or (), w.labels or {}) for w in batch
+        })
+
+
+def forget(workspace_ids):
+    """Remove these workspaces from the search index (their side rows go with the rows themselves)."""
+    workspace_ids = list(workspace_ids)
+    for start in range(0, len(workspace_ids), _BATCH):
+        engine().forget_search(database, workspace_ids[start:start + _BATCH])
+
+
+def clear():
+    """Empty the search index (before every workspace is deleted)."""
+    engine().clear_search(database)
+
+
+def rebuild():
+    """Index every workspace again, in batches (migrations; repairs)."""
+    WorkspaceTag.delete().execute()
+    WorkspaceLabel.delete().execute()
+    clear()
+    last = ""
+    while True:
+        batch = list(Workspace.select().where(Workspace.id > last).order_by(Workspace.id).limit(_BATCH))
+        if not batch:
+            return
+        write(batch)
+        last = batch[-1].id
