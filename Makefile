@@ -1,12 +1,18 @@
 # Benchmarks (issue 8). The harness installs wrk (apt-get) and json-server (npm) itself.
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 
-.PHONY: bench bench-quick bench-profile fuzz soak
+.PHONY: bench bench-million bench-quick bench-profile fuzz soak
 
-# The long run: N = 1,000 and 100,000 workspaces, 2 s warm-up + 10 s per operation, 32 connections.
+# The long run: N = 1,000 and 100,000 workspaces, 2 s warm-up + 10 s per operation, 32 connections;
+# wsserver on SQLite and on PostgreSQL (127.0.0.1:5432, or WSSERVER_BENCH_POSTGRES_URL; left out when unreachable).
 # Writes bench/results.md, bench/results.json and bench/results.png.
 bench:
 	$(PYTHON) bench/run.py
+
+# One size more, N = 1,000,000, on both engines: get, list and search (bulk-filled, not through the API).
+# Writes bench/million/results.md, .json and .png.
+bench-million:
+	$(PYTHON) bench/run.py --sizes 1000000 --systems wsserver,wsserver-pg --operations get,list,search --repeat 1 --output bench/million
 
 # Tiny N, one-second runs: checks the harness still works (what CI runs); figures are meaningless.
 bench-quick:
@@ -24,8 +30,10 @@ FUZZ_EXAMPLES ?= 500
 fuzz:
 	WSSERVER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) WSSERVER_FUZZ_SEED= $(PYTHON) -m pytest -s -p no:cacheprovider tests/test_fuzz.py
 
-# 16 client threads for SOAK_SECONDS, and CRASH_KILLS SIGKILLs of the server under writes.
+# 16 client threads for SOAK_SECONDS, and CRASH_KILLS SIGKILLs of the server under writes: on SQLite,
+# then on PostgreSQL with the two-node race too (skipped with one line where PostgreSQL is not running).
 SOAK_SECONDS ?= 300
 CRASH_KILLS ?= 25
 soak:
 	WSSERVER_SOAK_SECONDS=$(SOAK_SECONDS) WSSERVER_CRASH_KILLS=$(CRASH_KILLS) $(PYTHON) -m pytest -s -p no:cacheprovider tests/test_reliability.py
+	WSSERVER_SOAK_SECONDS=$(SOAK_SECONDS) WSSERVER_CRASH_KILLS=$(CRASH_KILLS) $(PYTHON) -m pytest -s -p no:cacheprovider --engine=postgresql tests/test_reliability.py tests/test_nodes.py

@@ -3,12 +3,16 @@
     python bench/run.py                  the long run (N = 1,000 and 100,000 workspaces)
     python bench/run.py --quick          tiny N, one-second runs: checks the harness works (CI)
     python bench/run.py --profile search record a py-spy profile of wsserver during that operation
+    python bench/run.py --sizes 1000000 --systems wsserver,wsserver-pg --operations get,list,search --repeat 1
+                                         the million size, on both engines (make bench-million)
 
 For each N, one after the other on this machine:
 
 1. wsserver exactly as `python app.py --port P` serves it (WSSERVER_RATE_LIMIT=off,
    instance folder pre-filled by bench/fill.py: N workspaces, the benchmark
-   account owns M of them);
+   account owns M of them), on SQLite (`wsserver`) and on PostgreSQL
+   (`wsserver-pg`: a database of the run on --postgres-url, filled the same way;
+   left out with --engines sqlite, or when PostgreSQL is not reachable);
 2. bench/bare_flask.py: a constant JSON answer behind the same Bearer check, on
    the same WSGI server (wsserver.serve.run: granian), options and WORKERS/THREADS (the ceiling);
 3. json-server 0.17.4 (npm, system node) over the same N workspaces;
@@ -56,7 +60,8 @@ INSTALL_TIMEOUT = 240  # seconds, per install command (--install-timeout)
 READY_TIMEOUT = 90  # seconds for a server to answer after start
 AVATAR_LIMIT = 1024 * 1024
 
-SYSTEMS = ("wsserver", "bare-flask", "json-server")
+SYSTEMS = ("wsserver", "wsserver-pg", "bare-flask", "json-server")
+WSSERVER_SYSTEMS = ("wsserver", "wsserver-pg")  # wsserver on SQLite, on PostgreSQL
 OPERATIONS = (
     ("get", "get one workspace"),
     ("list", "list one page of 20"),
@@ -67,6 +72,7 @@ OPERATIONS = (
 OPERATION_NAMES = dict(OPERATIONS)
 SYSTEM_OPERATIONS = {
     "wsserver": ("get", "list", "search", "put", "avatar"),
+    "wsserver-pg": ("get", "list", "search", "put", "avatar"),
     "bare-flask": ("get", "list", "search", "put"),
     "json-server": ("get", "list", "search", "put"),
 }
@@ -76,8 +82,10 @@ RATE_LIMIT_NOTE = (
 )
 
 LONG = {"sizes": (1000, 100000), "members": 1000, "duration": 10, "warmup": 2, "connections": 32, "threads": 2,
-        "repeat": 3}
-QUICK = {"sizes": (100, 1000), "members": 50, "duration": 1, "warmup": 0, "connections": 8, "threads": 2, "repeat": 1}
+        "repeat": 3, "systems": SYSTEMS, "operations": tuple(name for name, _ in OPERATIONS)}
+QUICK = {"sizes": (100, 1000), "members": 50, "duration": 1, "warmup": 0, "connections": 8, "threads": 2, "repeat": 1,
+         "systems": SYSTEMS, "operations": tuple(name for name, _ in OPERATIONS)}
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class SetupError(Exception):
@@ -465,7 +473,7 @@ def check_answer(system, operation, request, port, token, data):
         return "answer is not JSON"
     if system == "bare-flask":
         return "ok" if answer.get("fullname") == "bare-flask" else "unexpected answer"
-    expected_page = min(20, data["members"] if system == "wsserver" else data["workspaces"])
+    expected_page = min(20, data["members"] if system in WSSERVER_SYSTEMS else data["workspaces"])
     if operation in ("get", "put"):
         return "ok" if isinstance(answer, dict) and answer.get("fullname") == data["target"] else "wrong workspace"
     if operation == "list":
@@ -498,25 +506,70 @@ def prepare_data(size, settings, work, token):
     instance = os.path.join(folder, "instance")
     started = time.perf_counter()
     log(f"filling {size:,} workspaces (wsserver database and json-server db.json)")
+    json_server = "json-server" in settings["systems"]
     completed = subprocess.run(
         [sys.executable, os.path.join(HERE, "fill.py"), "--instance", instance,
-         "--json", os.path.join(folder, "db.json"), "--workspaces", str(size),
+         *(["--json", os.path.join(folder, "db.json")] if json_server else []), "--workspaces", str(size),
          "--members", str(settings["members"]), "--token", token],
-        capture_output=True, text=True, timeout=1800, cwd=TREE, env=dict(os.environ, BENCH_WSSERVER_TREE=TREE),
+        capture_output=True, text=True, timeout=3600, cwd=TREE, env=server_env({"BENCH_WSSERVER_TREE": TREE}),
     )
     if completed.returncode != 0:
         raise SetupError(f"bench/fill.py failed: {completed.stderr.strip()[-1500:]}")
     data = json.loads(completed.stdout.strip().splitlines()[-1])
-    with open(os.path.join(folder, "db.json"), encoding="utf-8") as handle:
-        documents = json.load(handle)["workspaces"]
-    data["json_document"] = next(d for d in documents if d["fullname"] == data["target"])
+    if "wsserver-pg" in settings["systems"]:
+        data["database_url"] = fresh_postgres_database(settings["postgres_url"], f"wsserver_bench_n{size}")
+        data["pg_instance"] = os.path.join(folder, "pg-instance")
+        log(f"filling {size:,} workspaces into PostgreSQL")
+        completed = subprocess.run(
+            [sys.executable, os.path.join(HERE, "fill.py"), "--instance", data["pg_instance"],
+             "--database-url", data["database_url"], "--workspaces", str(size),
+             "--members", str(settings["members"]), "--token", token],
+            capture_output=True, text=True, timeout=3600, cwd=TREE, env=server_env({"BENCH_WSSERVER_TREE": TREE}),
+        )
+        if completed.returncode != 0:
+            raise SetupError(f"bench/fill.py --database-url failed: {completed.stderr.strip()[-1500:]}")
+    if json_server:
+        with open(os.path.join(folder, "db.json"), encoding="utf-8") as handle:
+            documents = json.load(handle)["workspaces"]
+        data["json_document"] = next(d for d in documents if d["fullname"] == data["target"])
     data.update(folder=folder, instance=instance, fill_wall_seconds=round(time.perf_counter() - started, 1))
     log(f"filled in {data['fill_wall_seconds']} s")
     return data
 
 
+def postgres_reachable(url):
+    try:
+        import psycopg
+
+        psycopg.connect(url, connect_timeout=5).close()
+        return True
+    except Exception as exc:  # no driver, no server, refused: the PostgreSQL column is left out
+        log(f"PostgreSQL at {url} not reachable ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc}): "
+            f"wsserver-pg left out")
+        return False
+
+
+def fresh_postgres_database(server_url, name):
+    """Create (again) database `name` on the server of `server_url`; its URL."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = server_url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+def drop_postgres_database(server_url, url):
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.partition("?")[0].rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 def server_env(extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("WSSERVER_HOST", "WSSERVER_PORT")}
+    # the harness serves the instance it filled (SQLite), whatever database the calling shell names
+    env = {k: v for k, v in os.environ.items() if k not in ("WSSERVER_HOST", "WSSERVER_PORT", "WSSERVER_DATABASE_URL")}
     env.update(extra)
     return env
 
@@ -524,11 +577,12 @@ def server_env(extra):
 def start_system(system, data, token, tools, logs):
     port = free_port()
     log_path = os.path.join(logs, f"{system}-n{data['workspaces']}.log")
-    if system == "wsserver":
-        env = server_env({"WSSERVER_INSTANCE_PATH": data["instance"], "WSSERVER_RATE_LIMIT": "off",
-                          "WSSERVER_HOST": "127.0.0.1"})
+    if system in WSSERVER_SYSTEMS:
+        env = {"WSSERVER_INSTANCE_PATH": data["instance"], "WSSERVER_RATE_LIMIT": "off", "WSSERVER_HOST": "127.0.0.1"}
+        if system == "wsserver-pg":
+            env.update(WSSERVER_INSTANCE_PATH=data["pg_instance"], WSSERVER_DATABASE_URL=data["database_url"])
         argv = [sys.executable, "app.py", "--port", str(port)]
-        return Service(system, argv, env, port, "/healthz", log_path, cwd=TREE).start()
+        return Service(system, argv, server_env(env), port, "/healthz", log_path, cwd=TREE).start()
     if system == "bare-flask":
         bare_instance = os.path.join(data["folder"], "bare-instance")
         os.makedirs(bare_instance, exist_ok=True)
@@ -547,11 +601,13 @@ def run_size(size, settings, work, run_folder, token, tools, profile):
     rows = []
     logs = os.path.join(run_folder, "logs")
     os.makedirs(logs, exist_ok=True)
-    for system in SYSTEMS:
+    for system in settings["systems"]:
         requests = requests_for(system, data, work)
         service = start_system(system, data, token, tools, logs)
         try:
             for operation in SYSTEM_OPERATIONS[system]:
+                if operation not in settings["operations"]:
+                    continue
                 request = requests[operation]
                 row = Row(size, system, operation)
                 row.check = check_answer(system, operation, request, service.port, token, data)
@@ -559,7 +615,7 @@ def run_size(size, settings, work, run_folder, token, tools, profile):
                 pid = service.process.pid
                 rss_before = tree_rss_kib(pid)
                 profiler = None
-                if profile and system == "wsserver" and profile == operation and size == max(settings["sizes"]):
+                if profile and system in WSSERVER_SYSTEMS and profile == operation and size == max(settings["sizes"]):
                     profiler = start_profiler(tools["py-spy"], pid, settings, work, operation, size)
                 if settings["warmup"]:
                     run_wrk(tools["wrk"], service.port, request, token, settings["warmup"], settings)
@@ -597,6 +653,8 @@ def run_size(size, settings, work, run_folder, token, tools, profile):
         finally:
             service.stop()
     shutil.rmtree(data["folder"], ignore_errors=True)  # hundreds of MB at N=100,000
+    if data.get("database_url"):
+        drop_postgres_database(settings["postgres_url"], data["database_url"])
     return data, rows
 
 
@@ -683,7 +741,7 @@ def targets(rows, sizes):
         return "met" if ok else "MISSED"
 
     for size in sizes:
-        ws, bare, js = (find(rows, size, s, "get") for s in SYSTEMS)
+        ws, bare, js = (find(rows, size, s, "get") for s in ("wsserver", "bare-flask", "json-server"))
         r = ratio(ws, bare)
         out.append((f"N={size:,} get one workspace ≥ 0.5 × bare Flask", fmt_ratio(r), verdict(r is not None and r >= 0.5, ws, bare)))
         r = ratio(ws, js)
@@ -736,27 +794,32 @@ def markdown(rows, sizes, meta, startup_ms=()):
             f"{', '.join(f'{rps:,.0f}' for rps in row.runs_rps)} |"
         )
     lines += ["", "### wsserver against the others", ""]
-    lines.append("| N | operation | wsserver req/s | ÷ bare Flask | ÷ json-server | CPU ms/req: wsserver / bare Flask / json-server |")
-    lines.append("|---:|---|---:|---:|---:|---|")
+    lines.append("| N | operation | engine | wsserver req/s | ÷ wsserver on SQLite | ÷ bare Flask | ÷ json-server | "
+                 "CPU ms/req: " + " / ".join(SYSTEMS) + " |")
+    lines.append("|---:|---|---|---:|---:|---:|---:|---|")
     for size in sizes:
         for operation, name in OPERATIONS:
-            ws = find(rows, size, "wsserver", operation)
-            if ws is None:
-                continue
-            cpu = " / ".join(
-                "–" if row is None else f"{row.cpu_ms:.2f}" for row in (find(rows, size, system, operation) for system in SYSTEMS)
-            )
-            lines.append(f"| {size:,} | {name} | {ws.rps:,.1f} | {fmt_ratio(ratio(ws, find(rows, size, 'bare-flask', operation)))} | "
-                         f"{fmt_ratio(ratio(ws, find(rows, size, 'json-server', operation)))} | {cpu} |")
+            for system in WSSERVER_SYSTEMS:
+                ws = find(rows, size, system, operation)
+                if ws is None:
+                    continue
+                cpu = " / ".join(
+                    "–" if row is None else f"{row.cpu_ms:.2f}" for row in (find(rows, size, other, operation) for other in SYSTEMS)
+                )
+                engine = "PostgreSQL" if system == "wsserver-pg" else "SQLite"
+                lines.append(f"| {size:,} | {name} | {engine} | {ws.rps:,.1f} | "
+                             f"{fmt_ratio(ratio(ws, find(rows, size, 'wsserver', operation)))} | "
+                             f"{fmt_ratio(ratio(ws, find(rows, size, 'bare-flask', operation)))} | "
+                             f"{fmt_ratio(ratio(ws, find(rows, size, 'json-server', operation)))} | {cpu} |")
     lines += ["", "### Memory of the wsserver processes (master + workers, RSS from /proc)", ""]
     lines.append("| N | operation | processes | before warm-up MiB | after warm-up MiB | peak MiB | growth from idle MiB | growth during the measured run MiB |")
     lines.append("|---:|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        if row.system != "wsserver" or row.operation not in ("avatar", "list"):
+        if row.system not in WSSERVER_SYSTEMS or row.operation not in ("avatar", "list"):
             continue
         rss = row.rss
         lines.append(
-            f"| {row.size:,} | {OPERATION_NAMES[row.operation]} | {rss['processes']} | {rss['before_kib'] / 1024:.1f} | "
+            f"| {row.size:,} | {OPERATION_NAMES[row.operation]} ({row.system}) | {rss['processes']} | {rss['before_kib'] / 1024:.1f} | "
             f"{rss['after_warmup_kib'] / 1024:.1f} | {rss['peak_kib'] / 1024:.1f} | "
             f"{(rss['peak_kib'] - rss['before_kib']) / 1024:.1f} | {(rss['peak_kib'] - rss['after_warmup_kib']) / 1024:.1f} |"
         )
@@ -785,7 +848,9 @@ def draw_chart(rows, sizes, path):
 
     from PIL import Image, ImageDraw, ImageFont
 
-    colours = {"wsserver": (31, 119, 180), "bare-flask": (150, 150, 150), "json-server": (214, 120, 40)}
+    colours = {"wsserver": (31, 119, 180), "wsserver-pg": (44, 160, 44), "bare-flask": (150, 150, 150),
+               "json-server": (214, 120, 40)}
+    systems = [system for system in SYSTEMS if any(row.system == system for row in rows)]
     try:
         font = ImageFont.load_default(size=14)
         small = ImageFont.load_default(size=11)
@@ -795,9 +860,9 @@ def draw_chart(rows, sizes, path):
     image = Image.new("RGB", (width, panel_h * len(sizes) + 40), "white")
     draw = ImageDraw.Draw(image)
     draw.text((left, 8), "Requests per second (log scale); hatched/red label: not a valid figure", fill="black", font=font)
-    for x, system in enumerate(SYSTEMS):
-        draw.rectangle((width - 420 + x * 140, 10, width - 408 + x * 140, 22), fill=colours[system])
-        draw.text((width - 402 + x * 140, 8), system, fill="black", font=font)
+    for x, system in enumerate(systems):
+        draw.rectangle((width - 560 + x * 140, 10, width - 548 + x * 140, 22), fill=colours[system])
+        draw.text((width - 542 + x * 140, 8), system, fill="black", font=font)
     top_value = max([row.rps for row in rows] + [10])
     decades = max(1, math.ceil(math.log10(top_value)))
     for panel, size in enumerate(sizes):
@@ -812,11 +877,11 @@ def draw_chart(rows, sizes, path):
         for g, (operation, name) in enumerate(OPERATIONS):
             gx = left + g * group_w
             draw.text((gx + 8, y1 + 8), name, fill="black", font=font)
-            for s, system in enumerate(SYSTEMS):
+            for s, system in enumerate(systems):
                 row = find(rows, size, system, operation)
                 if row is None:
                     continue
-                bar_w = (group_w - 30) / len(SYSTEMS)
+                bar_w = (group_w - 30) / len(systems)
                 x = gx + 10 + s * bar_w
                 height = (y1 - y0) * max(0.0, math.log10(max(row.rps, 1))) / decades
                 box = (x, y1 - height, x + bar_w - 4, y1)
@@ -859,7 +924,9 @@ def machine_notes(settings, tools, started_load, ended_load, fills, env_settings
         f"threads (granian), access log {'on' if env_settings['ACCESS_LOG'] else 'off'}. {RATE_LIMIT_NOTE}",
         "bare Flask: bench/bare_flask.py on the same granian server and options, same WORKERS/THREADS; "
         "constant JSON after a constant-time Bearer check; PUT bodies parsed as JSON",
-        f"json-server {JSON_SERVER_VERSION} on node {tools['node-version']}, `--id fullname --quiet` (no request log); "
+        f"wsserver-pg: the same, with WSSERVER_DATABASE_URL on {postgres_version(settings)} (a database of the run, "
+        "filled the same way, then VACUUM ANALYZE)" if "wsserver-pg" in settings["systems"] else "wsserver-pg: not run",
+        f"json-server {JSON_SERVER_VERSION} on node {tools.get('node-version', '–')}, `--id fullname --quiet` (no request log); "
         "no authentication; lists all N workspaces (not only the caller's); its db.json is stored in fullname order, "
         "so no `_sort` is asked; a PUT replaces the document and rewrites the whole db.json",
         f"data: the benchmark account owns {settings['members']:,} of the N workspaces (get/PUT/avatar target one of them); "
@@ -871,6 +938,13 @@ def machine_notes(settings, tools, started_load, ended_load, fills, env_settings
         "server CPU ms/req (CPU time of all the server's processes ÷ answered requests) varies far less with "
         "the machine's load than req/s does",
     ]
+
+
+def postgres_version(settings):
+    import psycopg
+
+    with psycopg.connect(settings["postgres_url"]) as connection:
+        return "PostgreSQL " + connection.execute("SHOW server_version").fetchone()[0].split()[0]
 
 
 def parse_arguments(argv):
@@ -891,6 +965,12 @@ def parse_arguments(argv):
     parser.add_argument("--keep", action="store_true", help="keep the server logs of this run under --work")
     parser.add_argument("--install-timeout", type=int, default=INSTALL_TIMEOUT,
                         help="seconds allowed to each install command (apt-get, npm, pip)")
+    parser.add_argument("--systems", help=f"comma-separated among {', '.join(SYSTEMS)} (default: all)")
+    parser.add_argument("--operations", help="comma-separated among " + ", ".join(name for name, _ in OPERATIONS))
+    parser.add_argument("--engines", default="sqlite,postgresql",
+                        help="wsserver on these engines: sqlite, postgresql or both (default both)")
+    parser.add_argument("--postgres-url", default=os.environ.get("WSSERVER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+                        help="PostgreSQL server for wsserver-pg (a database of the run is made there and dropped)")
     parser.add_argument("--profile", choices=[name for name, _ in OPERATIONS],
                         help="record a py-spy profile of wsserver during this operation at the largest N")
     return parser.parse_args(argv)
@@ -907,6 +987,16 @@ def main(argv=None):
             settings[name] = getattr(arguments, name)
     if arguments.sizes:
         settings["sizes"] = tuple(int(item) for item in arguments.sizes.split(","))
+    if arguments.systems:
+        settings["systems"] = tuple(item for item in SYSTEMS if item in arguments.systems.split(","))
+    if arguments.operations:
+        settings["operations"] = tuple(item.strip() for item in arguments.operations.split(","))
+    engines = {item.strip() for item in arguments.engines.split(",")}
+    settings["postgres_url"] = arguments.postgres_url
+    if "postgresql" not in engines or ("wsserver-pg" in settings["systems"] and not postgres_reachable(arguments.postgres_url)):
+        settings["systems"] = tuple(item for item in settings["systems"] if item != "wsserver-pg")
+    if "sqlite" not in engines:
+        settings["systems"] = tuple(item for item in settings["systems"] if item != "wsserver")
     settings["timeout"] = arguments.timeout
     work = os.path.abspath(arguments.work)
     output = os.path.abspath(arguments.output)
@@ -922,8 +1012,9 @@ def main(argv=None):
     try:
         tools = {}
         tools["wrk"], tools["wrk-version"] = ensure_wrk()
-        node, tools["node-version"], script = ensure_json_server(work)
-        tools["json-server"] = (node, tools["node-version"], script)
+        if "json-server" in settings["systems"]:
+            node, tools["node-version"], script = ensure_json_server(work)
+            tools["json-server"] = (node, tools["node-version"], script)
         if arguments.profile:
             tools["py-spy"] = ensure_py_spy()
         avatar_upload_file(work)
