@@ -7,7 +7,7 @@ import re
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import ratelimit
-from ..storage.db import database, retrying
+from ..storage.db import PreparedSelect, database, retrying
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..ids import hash_secret, new_id, new_secret, now_iso
 from ..storage.models import Account, AclEntry, Token, Workspace
@@ -35,12 +35,18 @@ def account_for_token(secret):
     if not secret or len(secret) > 256:
         return None
     digest = hash_secret(secret)
-    account = (
-        Account.select(Account, Token.token_hash).join(Token).where(Token.token_hash == digest).limit(1).objects().first()
-    )
+    account = _ACCOUNT_OF_TOKEN.first(digest)
     if account is None or not hmac.compare_digest(account.token_hash, digest):
         return None
     return account
+
+
+# Run on every authenticated request: written once (see storage.db.PreparedSelect).
+_ACCOUNT_OF_TOKEN = PreparedSelect(
+    Account,
+    lambda digest: Account.select(Account, Token.token_hash).join(Token).where(Token.token_hash == digest).limit(1),
+    arity=1,
+)
 
 
 def account_for_password(username, password):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from peewee import OP, SQL, Case, Expression, NodeList, fn
 
-from ..storage.db import database, engine
+from ..storage.db import PreparedSelect, database, engine
 from ..errors import Forbidden
 from ..ids import format_time
 from ..storage.models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
@@ -69,22 +69,82 @@ def list_workspaces(account, query):
     """(the page of Workspace rows, the number of matches before paging)."""
     if query.all and not may_list_all(account):
         raise Forbidden("Only instance admins may list every workspace (all=true).")
-    page, count = build_queries(account, query)
-    return list(page), count.scalar()
+    if search_terms(query.q):
+        # with q, the SQL holds patterns made from the terms' text: written anew each time
+        page, count = build_queries(account, query)
+        return list(page), count.scalar()
+    page, count, values = _prepared_listing(account.id, _with_stored_values(query))
+    return page.all(*values), count.scalar(*values)
+
+
+# --- listing without q: its SQL written once per shape (storage.db.PreparedSelect) ----------------
+
+_OPTIONAL_FILTERS = ("created_by", "created_after", "created_before", "updated_after", "updated_before", "level")
+_PREPARED = {}  # shape -> (page, count)
+MAX_PREPARED_SHAPES = 256
+
+
+def _prepared_listing(account_id, stored):
+    """The prepared page and count queries of this query's shape, and the values to run them with.
+
+    The shape is what changes the SQL: all, the sort, how many tags and labels, which optional
+    filters are given. `_values` lists a query's values in a fixed order; `_template` puts
+    markers back in the same places to write the SQL once.
+    """
+    filters = stored.filters
+    present = tuple(getattr(filters, name) is not None for name in _OPTIONAL_FILTERS)
+    shape = (stored.all, stored.sort, len(filters.tags), len(filters.labels), present)
+    prepared = _PREPARED.get(shape)
+    if prepared is None:
+        arity = 3 + len(filters.tags) + 2 * len(filters.labels) + sum(present)
+
+        def build(which):
+            return lambda *markers: build_queries_of(*_template(shape, markers), terms=[], misspelled=[])[which]
+
+        prepared = (PreparedSelect(Workspace, build(0), arity), PreparedSelect(Workspace, build(1), arity))
+        if len(_PREPARED) >= MAX_PREPARED_SHAPES:
+            _PREPARED.clear()
+        _PREPARED[shape] = prepared
+    return (*prepared, _values(account_id, stored))
+
+
+def _values(account_id, stored):
+    filters = stored.filters
+    optional = [getattr(filters, name) for name in _OPTIONAL_FILTERS if getattr(filters, name) is not None]
+    labels = [part for pair in filters.labels for part in pair]
+    return [account_id, stored.offset, stored.limit, *filters.tags, *labels, *optional]
+
+
+def _template(shape, markers):
+    """(account id, query) of this shape with the markers where _values takes the values from."""
+    all_flag, sort, tag_count, label_count, present = shape
+    taken = iter(markers)
+    account_id, offset, limit = next(taken), next(taken), next(taken)
+    tags = tuple(next(taken) for _ in range(tag_count))
+    labels = tuple((next(taken), next(taken)) for _ in range(label_count))
+    optional = {name: next(taken) if given else None for name, given in zip(_OPTIONAL_FILTERS, present)}
+    query = ListQuery(filters=Filters(tags=tags, labels=labels, **optional), sort=sort, offset=offset, limit=limit,
+                      all=all_flag)
+    return account_id, query
 
 
 def build_queries(account, query):
     """The page query and the count query of `query` (running the misspelling look-up if q is given)."""
     stored = _with_stored_values(query)
     terms = search_terms(query.q)
-    if _by_name_in_memberships(stored, terms):
-        return _page_and_count_by_name(account.id, stored)
-    matches = _visible(account.id, stored)
     misspelled = _misspelling_matches(account.id, stored, terms) if terms else []
+    return build_queries_of(account.id, stored, terms, misspelled)
+
+
+def build_queries_of(account_id, stored, terms, misspelled):
+    """The page and count queries of a query with its values as stored (_with_stored_values)."""
+    if _by_name_in_memberships(stored, terms):
+        return _page_and_count_by_name(account_id, stored)
+    matches = _visible(account_id, stored)
     if terms:
         matches = matches.where(_matching(terms, misspelled))
-    if query.sort:
-        order = _sort_order(query.sort)
+    if stored.sort:
+        order = _sort_order(stored.sort)
     elif terms:
         order = [*_relevance(terms, misspelled), Workspace.fullname, Workspace.id]
     else:

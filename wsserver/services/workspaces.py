@@ -5,7 +5,7 @@ from flask import current_app
 from peewee import JOIN
 
 from ..storage import index
-from ..storage.db import database, lock_names, lock_rows, retrying
+from ..storage.db import PreparedSelect, database, lock_names, lock_rows, retrying
 from ..errors import Conflict, Invalid, NotFound
 from ..ids import new_id, new_secret, now_iso
 from ..storage.models import AclEntry, Workspace
@@ -41,17 +41,23 @@ def load(account, fullname, lock=False):
         # The lock first, on its own: a read committed statement that waited for a lock sees the
         # locked row as it is now but the joined rows as they were, so the level is read after it.
         lock_rows(Workspace.select(Workspace.id).where(Workspace.fullname == fullname))
-    row = (
-        Workspace.select(Workspace, AclEntry.level.alias("caller_level"))
-        .join(AclEntry, JOIN.LEFT_OUTER, on=((AclEntry.workspace == Workspace.id) & (AclEntry.account == account.id)))
-        .where(Workspace.fullname == fullname)
-        .limit(1)
-        .objects()
-        .first()
-    )
+    row = _WORKSPACE_WITH_LEVEL.first(account.id, fullname)
     if row is None:
         return None, None
     return row, Actor(account.id, row.caller_level, bool(account.admin))
+
+
+# Run by nearly every request on a workspace: written once (see storage.db.PreparedSelect).
+_WORKSPACE_WITH_LEVEL = PreparedSelect(
+    Workspace,
+    lambda account_id, fullname: (
+        Workspace.select(Workspace, AclEntry.level.alias("caller_level"))
+        .join(AclEntry, JOIN.LEFT_OUTER, on=((AclEntry.workspace == Workspace.id) & (AclEntry.account == account_id)))
+        .where(Workspace.fullname == fullname)
+        .limit(1)
+    ),
+    arity=2,
+)
 
 
 def load_for(account, fullname, action, lock=False):
