@@ -90,7 +90,7 @@ def fill(data, account_id, start, stop, member):
         for low in range(start, stop, BATCH):
             rows = [data.workspace(position) for position in range(low, min(stop, low + BATCH))]
             Workspace.insert_many(rows).execute()
-            index.write(Workspace(**row) for row in rows)
+            index.write((Workspace(**row) for row in rows), fresh=True)
             if member:
                 now = data.timestamp(0)
                 levels = [LEVELS["owner"], LEVELS["admin"], LEVELS["developer"], LEVELS["user"]]

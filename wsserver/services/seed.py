@@ -379,7 +379,7 @@ def replace_state(state):
             for workspace in state["workspaces"]
         ]
         _insert(Workspace, workspaces)
-        index.write(Workspace(**row) for row in workspaces)
+        index.write((Workspace(**row) for row in workspaces), fresh=True)  # after _wipe: nothing to replace
         fullnames = {row["id"]: row["fullname"] for row in workspaces}
         _insert(AclEntry, [
             {

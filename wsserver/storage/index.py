@@ -23,14 +23,18 @@ def search_document(fullname, title, tags, labels):
     return "\n".join(part.lower() for part in parts if part)
 
 
-def write(workspaces):
-    """(Re)write the side rows and search documents of these Workspace instances."""
+def write(workspaces, fresh=False):
+    """(Re)write the side rows and search documents of these Workspace instances.
+
+    `fresh`: none of them has side rows yet (a rebuild after clearing), so nothing is deleted first.
+    """
     workspaces = list(workspaces)
     for start in range(0, len(workspaces), _BATCH):
         batch = workspaces[start:start + _BATCH]
-        ids = [workspace.id for workspace in batch]
-        WorkspaceTag.delete().where(WorkspaceTag.workspace.in_(ids)).execute()
-        WorkspaceLabel.delete().where(WorkspaceLabel.workspace.in_(ids)).execute()
+        if not fresh:
+            ids = [workspace.id for workspace in batch]
+            WorkspaceTag.delete().where(WorkspaceTag.workspace.in_(ids)).execute()
+            WorkspaceLabel.delete().where(WorkspaceLabel.workspace.in_(ids)).execute()
         tags = [{"workspace": w.id, "tag": tag} for w in batch for tag in dict.fromkeys(w.tags or ())]
         labels = [{"workspace": w.id, "key": k, "value": v} for w in batch for k, v in (w.labels or {}).items()]
         for model, rows in ((WorkspaceTag, tags), (WorkspaceLabel, labels)):
@@ -54,7 +58,11 @@ def clear():
 
 
 def rebuild():
-    """Index every workspace again, in batches (migrations; repairs)."""
+    """Index every workspace again, in batches (migrations; repairs; bulk loads).
+
+    Everything is cleared first, so the batches only insert: deleting per batch inside one long
+    transaction made PostgreSQL scan the growing side tables each time (no statistics yet).
+    """
     WorkspaceTag.delete().execute()
     WorkspaceLabel.delete().execute()
     clear()
@@ -63,5 +71,5 @@ def rebuild():
         batch = list(Workspace.select().where(Workspace.id > last).order_by(Workspace.id).limit(_BATCH))
         if not batch:
             return
-        write(batch)
+        write(batch, fresh=True)
         last = batch[-1].id
