@@ -505,8 +505,8 @@ def prepare_data(size, settings, work, token):
     os.makedirs(folder)
     instance = os.path.join(folder, "instance")
     started = time.perf_counter()
-    log(f"filling {size:,} workspaces (wsserver database and json-server db.json)")
     json_server = "json-server" in settings["systems"]
+    log(f"filling {size:,} workspaces (wsserver's SQLite database{' and json-server db.json' if json_server else ''})")
     completed = subprocess.run(
         [sys.executable, os.path.join(HERE, "fill.py"), "--instance", instance,
          *(["--json", os.path.join(folder, "db.json")] if json_server else []), "--workspaces", str(size),
@@ -827,9 +827,10 @@ def markdown(rows, sizes, meta, startup_ms=()):
         lines += ["", "### Start-up", "",
                   f"Launch of `python app.py` (one worker, fresh instance) to its first 200 from /healthz, "
                   f"{len(startup_ms)} runs: min {min(startup_ms):.0f} ms, median {statistics.median(startup_ms):.0f} ms."]
-    lines += ["", "### Targets", "", "| target | measured | verdict |", "|---|---|---|"]
-    for description, measured, verdict in targets(rows, sizes):
-        lines.append(f"| {description} | {measured} | {verdict} |")
+    if any(row.system == "json-server" for row in rows) and len(sizes) > 1:  # the targets compare sizes and peers
+        lines += ["", "### Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+        for description, measured, verdict in targets(rows, sizes):
+            lines.append(f"| {description} | {measured} | {verdict} |")
     invalid = [row for row in rows if not row.valid]
     if invalid:
         lines += ["", "### Invalid figures (non-2xx answers, socket errors or a failed check)", ""]
@@ -1040,8 +1041,8 @@ def main(argv=None):
     title = "## wsserver benchmark" + (" (quick mode: tiny N, figures meaningless)" if arguments.quick else "")
     print(f"\n{title}\n\n{report}", flush=True)
     with open(os.path.join(output, "results.md"), "w", encoding="utf-8") as handle:
-        handle.write(f"{title}\n\nMade by `python bench/run.py{' --quick' if arguments.quick else ''}`; "
-                     f"chart: results.png.\n\n{report}")
+        command = " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)])
+        handle.write(f"{title}\n\nMade by `{command}`; chart: results.png.\n\n{report}")
     with open(os.path.join(output, "results.json"), "w", encoding="utf-8") as handle:
         json.dump({"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
                    "conditions": meta, "startup_ms": startup_ms,

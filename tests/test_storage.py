@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, LiveServer, assert_error, bearer
-from engines import on_postgresql, stored
+from engines import stored
 from wsserver import create_app
 from wsserver.config import ConfigError, load_settings
 from wsserver.storage import db
