@@ -108,7 +108,6 @@ class PostgresForTests:
         self.admin = admin  # autocommit connection to the server's maintenance database
         self.name = name
         self.url = _with_database(server_url, name)
-        self._own = None  # autocommit connection to our database
         self._separate = {}  # instance path -> database name, for this test
 
     @classmethod
@@ -140,12 +139,9 @@ class PostgresForTests:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (self.name,),
         )
-        self._own = psycopg.connect(self.url, autocommit=True)
-        try:
-            self._own.execute("DROP SCHEMA IF EXISTS public CASCADE")
-            self._own.execute("CREATE SCHEMA public")
-        finally:
-            self._own.close()
+        with psycopg.connect(self.url, autocommit=True) as own:
+            own.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            own.execute("CREATE SCHEMA public")
 
     def separate(self, instance_path):
         if instance_path not in self._separate:

@@ -111,43 +111,45 @@ def test_titles_sort_by_code_point_with_ascii_case_folded_on_every_engine(client
 # --- locks and retries -------------------------------------------------------------------------
 
 
+def failing(times, make_error, calls):
+    """A retrying service function that fails `times` times with make_error(), then returns "done"."""
+
+    @db.retrying
+    def run():
+        calls.append(1)
+        if len(calls) <= times:
+            raise make_error()
+        return "done"
+
+    return run
+
+
 @pytest.mark.postgresql_only
 def test_a_deadlocked_transaction_is_run_again_and_other_errors_are_not(app):
     import psycopg
 
+    def deadlock():
+        return peewee.OperationalError(psycopg.errors.DeadlockDetected("deadlock detected"))
+
+    def unique_race():
+        return peewee.IntegrityError(psycopg.errors.UniqueViolation("duplicate key"))
+
     calls = []
+    assert failing(2, deadlock, calls)() == "done" and len(calls) == 3
 
-    @db.retrying
-    def deadlocks_twice():
-        calls.append(1)
-        if len(calls) < 3:
-            raise peewee.OperationalError(psycopg.errors.DeadlockDetected("deadlock detected"))
-        return "done"
-
-    assert deadlocks_twice() == "done" and len(calls) == 3
-
-    @db.retrying
-    def always_deadlocks():
-        calls.append(1)
-        raise peewee.OperationalError(psycopg.errors.DeadlockDetected("deadlock detected"))
-
-    calls.clear()
+    calls = []
     with pytest.raises(peewee.OperationalError):
-        always_deadlocks()
+        failing(db.ATTEMPTS + 1, deadlock, calls)()
     assert len(calls) == db.ATTEMPTS
 
-    @db.retrying
-    def unique_race():
-        calls.append(1)
-        raise peewee.IntegrityError(psycopg.errors.UniqueViolation("duplicate key"))
-
-    calls.clear()
+    calls = []
     with pytest.raises(peewee.IntegrityError):
-        unique_race()
+        failing(1, unique_race, calls)()
     assert len(calls) == 1  # a 409, not something to try again
-    calls.clear()
+
+    calls = []
     with db.database.atomic(), pytest.raises(peewee.OperationalError):
-        deadlocks_twice()  # inside an outer transaction: only the outer one could be run again
+        failing(2, deadlock, calls)()  # inside an outer transaction: only the outer one could be run again
     assert len(calls) == 1
 
 

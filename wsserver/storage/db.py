@@ -51,10 +51,7 @@ def open_database(url, instance_path, busy_timeout_ms=5000, max_connections=None
     os.makedirs(instance_path, exist_ok=True)
     url = url or default_url(instance_path)
     chosen = engine_for(url)
-    if chosen is postgres:
-        bound = chosen.connect(url, busy_timeout_ms, max_connections)
-    else:
-        bound = chosen.connect(url, busy_timeout_ms)
+    bound = chosen.connect(url, busy_timeout_ms, max_connections)
     bound.engine = chosen
     database.initialize(bound)
     return bound

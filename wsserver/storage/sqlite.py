@@ -38,8 +38,10 @@ class InstanceDatabase(SqliteDatabase):
         super().rollback()
 
 
-def connect(url, busy_timeout_ms):
-    """A database for `sqlite:///path` (the path relative to the working folder, or absolute)."""
+def connect(url, busy_timeout_ms, max_connections=None):
+    """A database for `sqlite:///path` (the path relative to the working folder, or absolute).
+
+    One connection per thread, kept open (its settings are per connection): no pool to size."""
     path = parse(url)["database"]
     return InstanceDatabase(
         path,
