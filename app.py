@@ -8,7 +8,7 @@ import sys
 from wsserver.config import ConfigError
 
 if __name__ == "__main__":
-    from wsserver.serve import main
+    from wsserver.ops.serve import main
 
     sys.exit(main())
 else:

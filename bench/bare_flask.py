@@ -4,7 +4,7 @@
 
 Every route answers the same small JSON document to `Authorization: Bearer
 <BENCH_TOKEN>` (compared in constant time, 401 otherwise); a PUT or POST body
-is parsed as JSON first. It runs on wsserver.serve.run (granian) with the same
+is parsed as JSON first. It runs on wsserver.ops.serve.run (granian) with the same
 WORKERS/THREADS settings (defaults < instance config < WSSERVER_* environment),
 so the difference to wsserver is wsserver's own work per request. For a
 checkout from before granian (bench/run.py --tree), it runs on that
@@ -53,7 +53,7 @@ def create_bare_app(token):
 
 
 def run_on_gunicorn(app, settings):
-    from wsserver.serve import Server, gunicorn_options
+    from wsserver.ops.serve import Server, gunicorn_options
 
     options = gunicorn_options(settings)
     options["proc_name"] = "bare-flask"
@@ -64,7 +64,7 @@ def main(argv=None):
     from wsserver.config import load_settings
 
     try:
-        from wsserver.serve import run
+        from wsserver.ops.serve import run
     except ImportError:  # a wsserver checkout from before granian
         run = run_on_gunicorn
 

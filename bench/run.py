@@ -14,7 +14,7 @@ For each N, one after the other on this machine:
    (`wsserver-pg`: a database of the run on --postgres-url, filled the same way;
    left out with --engines sqlite, or when PostgreSQL is not reachable);
 2. bench/bare_flask.py: a constant JSON answer behind the same Bearer check, on
-   the same WSGI server (wsserver.serve.run: granian), options and WORKERS/THREADS (the ceiling);
+   the same WSGI server (wsserver.ops.serve.run: granian), options and WORKERS/THREADS (the ceiling);
 3. json-server 0.17.4 (npm, system node) over the same N workspaces;
 
 each driven by wrk (bench/load.lua) with the same connections, threads and

@@ -756,7 +756,7 @@ def test_a_failure_while_writing_leaves_no_half_written_file(client, app, owner,
 
 
 def test_half_written_uploads_are_removed_at_start_up(instance_path, app):
-    from wsserver.services.avatar_files import temporary_prefix
+    from wsserver.storage.avatar_files import temporary_prefix
 
     with app.app_context():
         own_crash = os.path.join(avatar_dir(app), temporary_prefix() + "crashed")  # this node's, however fresh

@@ -31,7 +31,7 @@ from engines import stored
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, LiveServer, assert_error, bearer, png_base64
 from wsserver import create_app
 from wsserver.storage.models import Workspace
-from wsserver.services import avatar_files
+from wsserver.storage import avatar_files
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def test_pillow_decompression_bomb_limit_follows_the_side_limit(instance_path, m
 
 def test_pillow_own_limit_stops_a_grown_gif_canvas_even_without_the_structure_check(client, owner, monkeypatch):
     # the second line of defence: were the block walk to miss a frame, Pillow raises instead of allocating
-    from wsserver.services import images
+    from wsserver import images
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
     monkeypatch.setattr(images, "_check_layout", lambda raw, image_type, max_side: None)

@@ -218,7 +218,7 @@ def test_a_full_disk_during_backup_is_one_error_line_and_leaves_no_partial_archi
 
 
 def test_a_full_disk_during_export_is_one_error_line(app, tmp_path, monkeypatch):
-    from wsserver.services import seed
+    from wsserver.testing import seed
 
     def full(path, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
@@ -258,7 +258,7 @@ def test_a_bug_is_one_error_line_too_and_debug_shows_the_traceback(app, monkeypa
 
 
 def test_every_command_of_ours_reports_errors_through_the_one_mapping(app):
-    from wsserver.cli import Command
+    from wsserver.ops.cli import Command
 
     commands = app.cli.commands
     assert OUR_COMMANDS <= set(commands)

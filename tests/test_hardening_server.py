@@ -237,7 +237,7 @@ def test_a_seed_file_whose_admin_account_is_not_an_admin_is_refused_in_one_line(
 
 
 def test_a_request_target_over_8190_bytes_is_414_in_the_envelope(client, admin_headers):
-    from wsserver.hooks import MAX_REQUEST_TARGET
+    from wsserver.http.hooks import MAX_REQUEST_TARGET
 
     query = "q=" + "a" * (MAX_REQUEST_TARGET - len(f"{API}/workspaces?") - 2)
     assert client.get(f"{API}/workspaces?{query}", headers=admin_headers).status_code != 414  # at the limit
@@ -246,7 +246,7 @@ def test_a_request_target_over_8190_bytes_is_414_in_the_envelope(client, admin_h
 
 
 def test_a_header_over_8190_bytes_or_over_100_headers_is_431_in_the_envelope(client, admin_headers):
-    from wsserver.hooks import MAX_HEADER_BYTES, MAX_HEADERS
+    from wsserver.http.hooks import MAX_HEADER_BYTES, MAX_HEADERS
 
     assert client.get(f"{API}/me", headers={**admin_headers, "X-Big": "a" * 1000}).status_code == 200
     assert_error(client.get(f"{API}/me", headers={**admin_headers, "X-Big": "a" * MAX_HEADER_BYTES}), 431)

@@ -16,9 +16,9 @@ import requests
 from engines import on_postgresql, stored
 from conftest import ADMIN_TOKEN, API, ROOT, LiveServer, bearer, free_port
 from wsserver import create_app
-from wsserver.backup import BackupError, create_backup, restore_backup
+from wsserver.ops.backup import BackupError, create_backup, restore_backup
 from wsserver.config import ConfigError, load_settings, request_body_limit
-from wsserver.serve import HEADER_READ_TIMEOUT_MS, server_options
+from wsserver.ops.serve import HEADER_READ_TIMEOUT_MS, server_options
 
 
 def make_app(instance_path, **settings):

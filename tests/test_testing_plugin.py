@@ -43,7 +43,7 @@ def assert_passed(result, count=EXAMPLE_TESTS):
     assert f"{count} passed" in result.stdout, result.stdout
 
 
-BY_NAME = ("-p", "wsserver.testing")
+BY_NAME = ("-p", "wsserver.testing.plugin")
 
 
 def test_example_project_passes_with_the_plugin_and_command_line_options(tmp_path):

@@ -16,7 +16,7 @@ from engines import separate_database
 from conftest import ADMIN_TOKEN, API, ROOT, TEST_RATE_LIMIT, basic, bearer, LiveServer, png_base64
 from wsserver import create_app
 from wsserver.config import ConfigError
-from wsserver.services import test_mode
+from wsserver.testing import mode as test_mode
 
 FIXED_TIME = "2024-06-01T09:30:00.000Z"
 
@@ -237,7 +237,7 @@ def test_a_fresh_instance_counts_as_empty_and_its_bootstrap_admin_is_replaced(tm
 
 
 def test_seeding_runs_in_one_transaction(seeded, tmp_path, monkeypatch):
-    from wsserver.services import seed as seed_service
+    from wsserver.testing import seed as seed_service
 
     before = export_text(seeded, tmp_path / "before.json")
 

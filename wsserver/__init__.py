@@ -79,10 +79,10 @@ def create_app(config=None, *, open_storage=True):
     """
     from .api import register_blueprints
     from .errors import register_error_handlers
-    from .hooks import install_request_hooks
-    from .logs import configure_logging
-    from .ratelimit import init_rate_limits
-    from .smorest import Api
+    from .http.hooks import install_request_hooks
+    from .ops.logs import configure_logging
+    from .http.ratelimit import init_rate_limits
+    from .http.smorest import Api
 
     settings, flask_options = load_settings(config)
     app = Flask("wsserver", instance_path=settings["INSTANCE_PATH"])
@@ -101,7 +101,7 @@ def create_app(config=None, *, open_storage=True):
     )
     app.config.update(flask_options)
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"], settings["ACCESS_LOG"])
-    from .services.test_mode import configure_test_mode
+    from .testing.mode import configure_test_mode
 
     configure_test_mode(settings)  # deterministic ids/time in test mode; warns that test mode is on
 
@@ -124,7 +124,7 @@ def create_app(config=None, *, open_storage=True):
     init_rate_limits(app)
     register_docs_page(app)
 
-    from .cli import register_commands, register_seed_commands
+    from .ops.cli import register_commands, register_seed_commands
 
     register_commands(app)
     register_seed_commands(app)
@@ -137,7 +137,7 @@ def open_instance(app):
         return
     from .storage import db, migrations
     from .services import accounts
-    from .services.avatar_files import avatar_folder_of, clean_temporary_files, remove_unreferenced_files
+    from .storage.avatar_files import avatar_folder_of, clean_temporary_files, remove_unreferenced_files
 
     instance = app.config["INSTANCE_PATH"]
     os.makedirs(avatar_folder_of(app.config), exist_ok=True)
@@ -147,7 +147,7 @@ def open_instance(app):
     migrations.migrate()
     fresh_token = None
     if app.config["SEED_FILE"]:
-        from .services.seed import load_seed_file_at_startup
+        from .testing.seed import load_seed_file_at_startup
 
         with app.app_context():
             fresh_token = load_seed_file_at_startup()  # with the admin rule, as `flask seed` does
@@ -162,7 +162,7 @@ def open_instance(app):
         clean_temporary_files()
         remove_unreferenced_files()
         if app.config["TEST_MODE"]:
-            from .services.test_mode import capture_baseline
+            from .testing.mode import capture_baseline
 
             capture_baseline()  # the state POST /__admin__/reset restores
     app.extensions["wsserver-storage"] = True

@@ -1,6 +1,6 @@
 """`python -m wsserver [--host HOST] [--port PORT]`: the same server as `python app.py`."""
 import sys
 
-from .serve import main
+from .ops.serve import main
 
 sys.exit(main())

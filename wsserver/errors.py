@@ -148,7 +148,7 @@ def is_storage_full(error, instance_path=None):
     if "disk is full" in text or "no space left" in text:
         return True
     if "disk i/o error" in text and instance_path:
-        from .disk import has_room
+        from .storage.disk import has_room
 
         return not has_room(instance_path)
     return False

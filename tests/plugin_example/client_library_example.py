@@ -1,6 +1,6 @@
 """An outside project's tests of its client library against wsserver, through the pytest plugin only.
 
-No conftest.py: the fixtures come from the plugin (installed wsserver, or `-p wsserver.testing`).
+No conftest.py: the fixtures come from the plugin (installed wsserver, or `-p wsserver.testing.plugin`).
 tests/test_testing_plugin.py copies this file, workspace_client.py and seed.yaml into an empty
 folder and runs it there as `test_client_library.py` with `--wsserver-seed seed.yaml`.
 """

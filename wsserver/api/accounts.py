@@ -11,9 +11,9 @@ from schemas.accounts import (
 )
 from schemas.common import EmptySchema
 
-from ..auth import current_account
+from ..http.auth import current_account
 from ..errors import error_response
-from ..ratelimit import client_address
+from ..http.ratelimit import client_address
 from ..services import accounts
 from .common import Blueprint
 

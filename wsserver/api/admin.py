@@ -3,9 +3,9 @@ from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from ..auth import current_account
-from ..hooks import masked_query
-from ..services import test_mode
+from ..http.auth import current_account
+from ..http.hooks import masked_query
+from ..testing import mode as test_mode
 from .common import Blueprint
 
 PREFIX = "/__admin__"

@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from schemas.avatars import AvatarUploadResultSchema, AvatarUploadSchema
 
-from ..auth import current_account
+from ..http.auth import current_account
 from ..services import avatars
 from .common import Blueprint, request_body
 

@@ -8,7 +8,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..auth import auth
+from ..http.auth import auth
 
 
 def request_body(req):

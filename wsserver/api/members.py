@@ -4,7 +4,7 @@ from flask.views import MethodView
 from schemas.common import EmptySchema
 from schemas.members import AclEntrySchema, JoinSchema, LevelSchema
 
-from ..auth import current_account
+from ..http.auth import current_account
 from ..services import members
 from .common import Blueprint
 

@@ -7,7 +7,7 @@ from schemas.common import EmptySchema
 from schemas.listing import ListQuerySchema, paging_links
 from schemas.workspaces import WorkspacePutSchema, WorkspaceViewSchema, WorkspaceViewShortSchema
 
-from ..auth import current_account
+from ..http.auth import current_account
 from ..services import listing, workspaces
 from .common import Blueprint
 

@@ -6,12 +6,13 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import ratelimit
+from ..http import ratelimit
 from ..storage.db import PreparedSelect, database, retrying
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..ids import hash_secret, new_id, new_secret, now_iso
 from ..storage.models import Account, AclEntry, Token, Workspace
-from . import avatar_files, members
+from ..storage import avatar_files
+from . import members
 
 # Used with fullmatch: `$` alone would let a trailing newline through.
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -33,10 +33,8 @@ from ..ids import now_iso
 from ..storage.models import Workspace
 from ..permissions import Action
 from . import workspaces
-from .avatar_files import (
-    AVATAR_FOLDER, avatar_folder, discard_files, is_avatar_file_name, remove_quietly, temporary_prefix,
-)
-from .images import CONTENT_TYPES, IMAGE_TYPES, TYPES_BY_EXTENSION, reencode  # CONTENT_TYPES: also api, schemas
+from ..storage.avatar_files import AVATAR_FOLDER, avatar_folder, discard_files, is_avatar_file_name, remove_quietly, temporary_prefix
+from ..images import CONTENT_TYPES, IMAGE_TYPES, TYPES_BY_EXTENSION, reencode
 
 log = logging.getLogger("wsserver")
 

@@ -4,8 +4,8 @@ import os
 from flask import current_app
 
 from ..storage.db import database_answers
-from ..disk import has_room
-from .avatar_files import avatar_folder
+from ..storage.disk import has_room
+from ..storage.avatar_files import avatar_folder
 
 
 def readiness():

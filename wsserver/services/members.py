@@ -16,7 +16,7 @@ from ..errors import Conflict, Forbidden, NotFound
 from ..ids import new_id, now_iso
 from ..storage.models import Account, AclEntry, Workspace
 from ..permissions import LEVELS, OWNER, USER, Action, may_change_level, may_remove_entry
-from . import avatar_files
+from ..storage import avatar_files
 from .workspaces import load, load_for, not_found_message
 
 # Both engines allow many more, but keep IN lists short and predictable.

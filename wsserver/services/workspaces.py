@@ -10,7 +10,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..ids import new_id, new_secret, now_iso
 from ..storage.models import AclEntry, Workspace
 from ..permissions import OWNER, Action, Actor, allows, require
-from . import avatar_files
+from ..storage import avatar_files
 
 
 @dataclass

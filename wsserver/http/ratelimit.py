@@ -33,7 +33,7 @@ from flask import current_app, has_request_context, request
 from limits import parse as parse_limit
 from limits.storage import Storage
 
-from .errors import TooManyRequests
+from ..errors import TooManyRequests
 
 RATE_LIMIT_FILE = "ratelimit.sqlite3"
 _EXEMPT_PATHS = ("/healthz", "/readyz", "/openapi.json")

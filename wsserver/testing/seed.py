@@ -30,7 +30,7 @@ from ..errors import Conflict, Invalid
 from ..ids import hash_secret, new_id, new_secret, now_iso
 from ..storage.models import Account, AclEntry, Token, Workspace
 from ..permissions import LEVEL_NAMES, LEVELS
-from . import accounts as account_service
+from ..services import accounts as account_service
 
 log = logging.getLogger("wsserver")
 

@@ -113,7 +113,7 @@ def _environment_value(value):
 
 
 class WsserverServer:
-    """`wsserver.serve.main` (what `python app.py` runs) in a subprocess on a free loopback port."""
+    """`wsserver.ops.serve.main` (what `python app.py` runs) in a subprocess on a free loopback port."""
 
     def __init__(self, instance_path, settings):
         self.instance_path = str(instance_path)
@@ -145,7 +145,7 @@ class WsserverServer:
         )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from wsserver.serve import main; sys.exit(main())"],
+                [sys.executable, "-c", "import sys; from wsserver.ops.serve import main; sys.exit(main())"],
                 env=environment, stdout=log, stderr=subprocess.STDOUT,
             )
         self.url = f"http://127.0.0.1:{port}"

@@ -8,9 +8,9 @@ through accounts.login, behind the failed-login lock-out (wsserver.ratelimit).
 from flask import request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 
-from .errors import MESSAGES, TooManyRequests, error_response
+from ..errors import MESSAGES, TooManyRequests, error_response
 from .ratelimit import client_address
-from .services import accounts
+from ..services import accounts
 
 # In the WSGI environ, so it lives exactly as long as the request (flask.g can outlive one).
 _OUTCOMES = "wsserver.credential_outcomes"

@@ -21,7 +21,7 @@ import os
 import socket
 import sys
 
-from .config import ConfigError
+from ..config import ConfigError
 
 LOCK_FILE = "server.lock"
 # A client gets this long to send a request's headers (slowloris connections are dropped after it).
@@ -34,7 +34,7 @@ class StartError(Exception):
 
 def describe(error, instance_path=None):
     """One line for an operator: what went wrong, without a traceback."""
-    from .errors import DomainError, is_storage_full
+    from ..errors import DomainError, is_storage_full
 
     if is_storage_full(error, instance_path):
         return f"the disk is full ({error})"
@@ -126,8 +126,8 @@ class Worker:
         running atexit hooks)."""
         from granian.server.mp import MPServer
 
-        from .storage import db
-        from .services.avatar_files import finish_pending_removals
+        from ..storage import db
+        from ..storage.avatar_files import finish_pending_removals
 
         try:
             MPServer._spawn_wsgi_worker(*args, **kwargs)
@@ -152,8 +152,8 @@ def run(wsgi_app, config, on_startup=None):
 
 
 def serve(overrides=None):
-    from . import create_app, open_instance
-    from .storage import db
+    from .. import create_app, open_instance
+    from ..storage import db
     from .logs import configure_logging
 
     app = create_app(overrides, open_storage=False)  # nothing in the instance changes yet

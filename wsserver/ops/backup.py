@@ -17,11 +17,11 @@ import tempfile
 import zlib
 from datetime import datetime, timezone
 
-from .storage import sqlite
-from .storage.db import DATABASE_FILE, engine_for
-from .disk import missing_folder
-from .services.avatar_files import AVATAR_FOLDER
-from .services.test_mode import STATE_FOLDER as TEST_MODE_FOLDER
+from ..storage import sqlite
+from ..storage.db import DATABASE_FILE, engine_for
+from ..storage.disk import missing_folder
+from ..storage.avatar_files import AVATAR_FOLDER
+from ..testing.mode import STATE_FOLDER as TEST_MODE_FOLDER
 
 MANIFEST = "MANIFEST.json"
 FORMAT = "wsserver-backup/1"

@@ -22,7 +22,7 @@ from .. import ids
 from ..storage.db import database
 from ..errors import Conflict, Forbidden
 from ..permissions import may_administer_instance
-from .avatar_files import AVATAR_FOLDER, avatar_folder, is_avatar_file_name, remove_quietly
+from ..storage.avatar_files import AVATAR_FOLDER, avatar_folder, is_avatar_file_name, remove_quietly
 
 log = logging.getLogger("wsserver")
 

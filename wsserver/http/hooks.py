@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import g, request
 
-from .errors import error_response
-from .logs import ACCESS_LOGGER_NAME
+from ..errors import error_response
+from ..ops.logs import ACCESS_LOGGER_NAME
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

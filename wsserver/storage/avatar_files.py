@@ -23,8 +23,8 @@ import time
 
 from flask import current_app
 
-from ..storage.db import database, lock_names
-from ..storage.models import Workspace
+from .db import database, lock_names
+from .models import Workspace
 
 log = logging.getLogger("wsserver")
 

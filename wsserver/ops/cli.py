@@ -13,12 +13,12 @@ import peewee
 from flask import current_app
 from flask.helpers import get_debug_flag
 
-from .storage import migrations
+from ..storage import migrations
 from .backup import BackupError
-from .config import ConfigError
-from .disk import missing_folder
-from .errors import DomainError
-from .services import accounts
+from ..config import ConfigError
+from ..storage.disk import missing_folder
+from ..errors import DomainError
+from ..services import accounts
 
 
 def one_line(text):
@@ -98,7 +98,7 @@ def needs_instance(command):
 
     @functools.wraps(command)
     def run(*args, **kwargs):
-        from . import open_instance
+        from .. import open_instance
 
         open_instance(current_app)
         return command(*args, **kwargs)
@@ -184,12 +184,12 @@ def register_seed_commands(app):
         instance) is refused unless --replace. In test mode, the seeded state
         becomes the one POST /__admin__/reset restores.
         """
-        from .services import seed as seed_service
+        from ..testing import seed as seed_service
 
         document = seed_service.read_seed_file(file)
         result = seed_service.seed_instance(document, replace=replace)
         if current_app.config["TEST_MODE"]:
-            from .services.test_mode import capture_baseline
+            from ..testing.mode import capture_baseline
 
             capture_baseline()
         click.echo(
@@ -214,7 +214,7 @@ def register_seed_commands(app):
         which `seed` accepts: export, seed into an empty instance and export
         again gives the same file.
         """
-        from .services import seed as seed_service
+        from ..testing import seed as seed_service
 
         document = seed_service.export_document()
         if file == "-":

@@ -1,0 +1,1 @@
+"""The HTTP edge of every blueprint: authentication, request hooks, rate limits, the OpenAPI Api."""

@@ -1,0 +1,1 @@
+"""Running an instance: the production server, logging, admin commands, backup and restore."""
