@@ -1,13 +1,15 @@
 """Accounts, /me and tokens."""
 from marshmallow import Schema, fields, pre_dump, validate
 
+from wsserver.fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGTH, USERNAME_PATTERN, USERNAME_RULE
 from wsserver.permissions import LEVEL_NAMES
 
 from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp
 from .workspaces import WorkspaceViewShortSchema
 
-USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-USERNAME_VALIDATOR = WholeStringRegexp(USERNAME_PATTERN, error="1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'.")
+USERNAME_VALIDATOR = WholeStringRegexp(f"^{USERNAME_PATTERN.pattern}$", error=USERNAME_RULE)
+NICKNAME_VALIDATOR = validate.Length(*NICKNAME_LENGTH)
+NEW_PASSWORD_VALIDATOR = validate.Length(*PASSWORD_LENGTH)
 
 
 class AccountSchema(Schema):
@@ -33,9 +35,9 @@ class MeSchema(AccountSchema):
 
 class AccountCreateSchema(Schema):
     username = Text(required=True, validate=USERNAME_VALIDATOR)
-    nickname = Text(validate=validate.Length(min=1, max=128))
+    nickname = Text(validate=NICKNAME_VALIDATOR)
     # a password is only ever hashed: any text, tabs and control characters included
-    password = Text(controls=ANY_CONTROLS, validate=validate.Length(min=8, max=1024))
+    password = Text(controls=ANY_CONTROLS, validate=NEW_PASSWORD_VALIDATOR)
     admin = StrictBoolean()
 
 
@@ -45,8 +47,8 @@ class AccountCreatedSchema(Schema):
 
 
 class CredentialsSchema(Schema):
-    username = Text(required=True, validate=validate.Length(min=1, max=64))
-    password = Text(required=True, controls=ANY_CONTROLS, validate=validate.Length(min=1, max=1024))
+    username = Text(required=True, validate=validate.Length(min=1, max=USERNAME_MAX_LENGTH))
+    password = Text(required=True, controls=ANY_CONTROLS, validate=validate.Length(min=1, max=PASSWORD_LENGTH[1]))
 
 
 class TokenRequestSchema(Schema):

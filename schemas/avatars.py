@@ -1,7 +1,7 @@
 """Avatar upload payload (AvatarUpload) and answer (AvatarUploadResult)."""
 from marshmallow import Schema, fields, pre_dump, validate
 
-from wsserver.services.avatars import CONTENT_TYPES
+from wsserver.images.types import CONTENT_TYPES
 
 from .workspaces import WorkspaceViewSchema
 

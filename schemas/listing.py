@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from wsserver.permissions import LEVELS
-from wsserver.services.listing import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS, Filters, ListQuery, SortKey
+from wsserver.queries import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS, Filters, ListQuery, SortKey
 
 from .common import MULTILINE, MULTILINE_REFUSED, SINGLE_LINE_REFUSED, Text
 

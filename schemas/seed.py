@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from wsserver.ids import canonical_time, hash_secret
 from wsserver.permissions import LEVELS
 
-from .accounts import USERNAME_VALIDATOR
+from .accounts import NEW_PASSWORD_VALIDATOR, NICKNAME_VALIDATOR, USERNAME_VALIDATOR
 from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp
 from .workspaces import (
     FULLNAME_VALIDATORS, LABEL_KEY, LABEL_VALUE, MAX_LABELS, MAX_TAGS, TAG, MetaInputSchema, distinct,
@@ -54,10 +54,10 @@ class SeedAccountSchema(Schema):
 
     id = Text(validate=ID, metadata={"description": "Generated when left out."})
     username = Text(required=True, validate=USERNAME)
-    nickname = Text(validate=validate.Length(min=1, max=128), metadata={"description": "Default: username."})
+    nickname = Text(validate=NICKNAME_VALIDATOR, metadata={"description": "Default: username."})
     admin = StrictBoolean(metadata={"description": "Instance administrator (default false)."})
     password = Text(
-        controls=ANY_CONTROLS, validate=validate.Length(min=8, max=1024), metadata={"description": "In clear."}
+        controls=ANY_CONTROLS, validate=NEW_PASSWORD_VALIDATOR, metadata={"description": "In clear."}
     )
     passwordHash = Text(validate=PASSWORD_HASH, metadata={"description": "As export writes it."})
     tokens = fields.List(Text(validate=TOKEN), metadata={"description": "Bearer tokens, in clear."})

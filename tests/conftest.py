@@ -2,19 +2,16 @@
 import base64
 import logging
 import os
-import socket
-import subprocess
 import sys
-import time
 
 import pytest
-import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from wsserver import create_app  # noqa: E402
+from wsserver.testing.server import LiveServer as BaseLiveServer, free_port  # noqa: E402,F401
 
 # The engine the suite runs on (--engine), and a database per test on PostgreSQL: see engines.py.
 from engines import (  # noqa: E402,F401
@@ -138,76 +135,27 @@ def join(client):
     return add
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """`python app.py` in a subprocess on a free loopback port."""
+class LiveServer(BaseLiveServer):
+    """`python app.py` in a subprocess on a free loopback port (wsserver.testing.server.LiveServer, with
+    this suite's settings under `env`), started at once; stop() adds its output to CAPTURED_LOGS."""
 
     def __init__(self, instance_path, env=None, args=(), new_session=False):
-        os.makedirs(instance_path, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        environment = dict(os.environ)
-        environment.update(
-            {
-                "WSSERVER_INSTANCE_PATH": instance_path,
-                "WSSERVER_ADMIN_TOKEN": ADMIN_TOKEN,
-                "WSSERVER_PORT": str(self.port),
-                "WSSERVER_WORKERS": "2",
-                "WSSERVER_THREADS": "4",
-                "WSSERVER_RATE_LIMIT": TEST_RATE_LIMIT,
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        environment.update(env or {})
-        self.log_path = os.path.join(instance_path, "server-output.log")
-        self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "app.py"), *args],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            # its own process group, so a test can SIGKILL master and workers at once
-            start_new_session=new_session,
-        )
-        self.wait_ready()
-
-    def wait_ready(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early: {self.output()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not answer in {timeout}s: {self.output()}")
-
-    def output(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path, "rb") as handle:
-            return handle.read().decode("utf-8", "replace")
+        defaults = {
+            "WSSERVER_ADMIN_TOKEN": ADMIN_TOKEN,
+            "WSSERVER_WORKERS": "2",
+            "WSSERVER_THREADS": "4",
+            "WSSERVER_RATE_LIMIT": TEST_RATE_LIMIT,
+        }
+        super().__init__(instance_path, env={**defaults, **(env or {})}, args=args, new_session=new_session,
+                         command=(sys.executable, os.path.join(ROOT, "app.py")), cwd=ROOT)
+        self.start()
 
     def stop(self, timeout=30):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if not self.log.closed:
-            self.log.close()
+        first = self.log is not None and not self.log.closed
+        returncode = super().stop(timeout)
+        if first:
             CAPTURED_LOGS.append(self.output())
-        return self.process.returncode
+        return returncode
 
 
 @pytest.fixture

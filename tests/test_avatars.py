@@ -723,14 +723,14 @@ def test_a_put_that_leaves_the_avatar_alone_keeps_the_file(client, app, owner):
 
 
 def test_a_failure_before_the_commit_keeps_the_old_avatar(client, app, owner, monkeypatch):
-    from wsserver.services import avatars
+    from wsserver.storage import avatar_files
 
     old = uploaded(client, owner["headers"], "team-a", image_bytes("PNG"))
 
     def broken(folder):
         raise OSError("disk trouble")
 
-    monkeypatch.setattr(avatars, "_sync_folder", broken)  # fails after the new file was moved into place
+    monkeypatch.setattr(avatar_files, "_sync_folder", broken)  # fails after the new file was moved into place
     response = upload(client, owner["headers"], "team-a", image_bytes("JPEG"), "image/jpeg")
 
     assert_error(response, 500)

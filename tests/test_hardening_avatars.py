@@ -207,10 +207,10 @@ def test_pillow_decompression_bomb_limit_follows_the_side_limit(instance_path, m
 
 def test_pillow_own_limit_stops_a_grown_gif_canvas_even_without_the_structure_check(client, owner, monkeypatch):
     # the second line of defence: were the block walk to miss a frame, Pillow raises instead of allocating
-    from wsserver import images
+    from wsserver.images import reencoding
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
-    monkeypatch.setattr(images, "_check_layout", lambda raw, image_type, max_side: None)
+    monkeypatch.setattr(reencoding, "_check_layout", lambda raw, image_type, max_side: None)
     peak = max_rss_mib()
     started = time.monotonic()
 

@@ -11,9 +11,8 @@ from schemas.accounts import (
 )
 from schemas.common import EmptySchema
 
-from ..http.auth import current_account
 from ..errors import error_response
-from ..http.ratelimit import client_address
+from ..http.auth import current_account, password_login
 from ..services import accounts
 from .common import Blueprint
 
@@ -32,10 +31,10 @@ class TokenResource(MethodView):
         Failed attempts are counted per username and address (see the README's rate limits): too many answer 429.
         """
         credentials = payload["credentials"]
-        token = accounts.token_for_password(credentials["username"], credentials["password"], client_address())
-        if token is None:
+        account = password_login(credentials["username"], credentials["password"])
+        if account is None:
             return error_response(401, "Wrong username or password.")
-        return {"token": token}
+        return {"token": accounts.issue_token(account, name="password")}
 
 
 @blp.route("/me")

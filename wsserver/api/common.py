@@ -28,7 +28,7 @@ def request_body(req):
 
 class JSONParser(FlaskParser):
     """webargs' parser, reading the body with request_body and the app's strict JSON
-    (wsserver.JSONProvider.loads), with over-deep JSON answered as malformed (400), not a crash."""
+    (wsserver.http.json.JSONProvider.loads), with over-deep JSON answered as malformed (400), not a crash."""
 
     def _raw_load_json(self, req):
         if not is_json_request(req):

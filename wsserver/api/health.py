@@ -1,22 +1,14 @@
 """/healthz and /readyz (no credentials)."""
 from flask.views import MethodView
-from marshmallow import Schema, fields
 
 from schemas.common import ErrorEnvelopeSchema
+from schemas.health import HealthSchema, ReadinessSchema
 
 from ..errors import error_response
 from ..services.health import readiness
 from .common import Blueprint
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes.")
-
-
-class HealthSchema(Schema):
-    status = fields.String(required=True)
-
-
-class ReadinessSchema(HealthSchema):
-    checks = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
 
 
 @blp.route("/healthz")

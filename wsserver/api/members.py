@@ -12,7 +12,7 @@ blp = Blueprint("members", __name__, description="Members of a workspace (ACL) a
 
 
 @blp.route("/workspaces/<string:fullname>/acl")
-class Acl(MethodView):
+class MemberList(MethodView):
     @blp.authenticated
     @blp.errors(404)
     @blp.response(200, AclEntrySchema(many=True))
@@ -30,7 +30,7 @@ class Acl(MethodView):
 
 
 @blp.route("/workspaces/<string:fullname>/acl/<string:entryId>")
-class AclEntry(MethodView):
+class Member(MethodView):
     @blp.authenticated
     @blp.errors(400, 403, 404, 409, 413, 415)
     @blp.arguments(LevelSchema())

@@ -3,13 +3,13 @@
 Credentials are checked once per request and the outcome remembered: the rate
 limiter checks them first (identify_caller, to key the budget on the verified
 account), the route's login_required then reuses the outcome. Passwords go
-through accounts.login, behind the failed-login lock-out (wsserver.ratelimit).
+through password_login, behind the failed-login lock-out (http/ratelimit.py).
 """
 from flask import request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 
 from ..errors import MESSAGES, TooManyRequests, error_response
-from .ratelimit import client_address
+from . import ratelimit
 from ..services import accounts
 
 # In the WSGI environ, so it lives exactly as long as the request (flask.g can outlive one).
@@ -58,10 +58,24 @@ def verify_token(token):
 
 @basic_auth.verify_password
 def verify_password(username, password):
-    outcome = _remembered(("basic", username, password), lambda: accounts.login(username, password, client_address()))
+    outcome = _remembered(("basic", username, password), lambda: password_login(username, password))
     if isinstance(outcome, TooManyRequests):
         raise outcome
     return outcome
+
+
+def password_login(username, password):
+    """accounts.account_for_password behind the failed-login limits (ratelimit.LoginGuard).
+
+    A locked (username, address) pair or username raises TooManyRequests before
+    any password is hashed; a failure is counted for both.
+    """
+    address = ratelimit.client_address()
+    ratelimit.refuse_locked_login(username, address)
+    account = accounts.account_for_password(username, password)
+    if account is None:
+        ratelimit.count_failed_login(username, address)
+    return account
 
 
 def identify_caller(may_check_password=lambda: True):

@@ -26,7 +26,6 @@ import hashlib
 import math
 import os
 import sqlite3
-import threading
 import time
 
 from flask import current_app, has_request_context, request
@@ -34,6 +33,7 @@ from limits import parse as parse_limit
 from limits.storage import Storage
 
 from ..errors import TooManyRequests
+from ..storage.side_file import SideFile
 
 RATE_LIMIT_FILE = "ratelimit.sqlite3"
 _EXEMPT_PATHS = ("/healthz", "/readyz", "/openapi.json")
@@ -41,12 +41,18 @@ _EXEMPT_PATHS = ("/healthz", "/readyz", "/openapi.json")
 _EXEMPT_PREFIXES = ("/docs", "/avatars/")
 
 
+_COUNTER_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS counter (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL)"
+    " WITHOUT ROWID",
+)
+
+
 class SQLiteCounterStorage(Storage):
     STORAGE_SCHEME = ["wsserver-sqlite"]
 
     def __init__(self, uri=None, wrap_exceptions=False, **options):
         self.path = uri.split("://", 1)[1]
-        self._local = threading.local()
+        self._file = SideFile(self.path, _COUNTER_SCHEMA, timeout=5)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     @property
@@ -54,18 +60,7 @@ class SQLiteCounterStorage(Storage):
         return sqlite3.Error
 
     def _connection(self):
-        # One connection per thread and per process (a forked worker opens its own).
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            connection = sqlite3.connect(self.path, timeout=5, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=OFF")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS counter ("
-                " key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires REAL NOT NULL) WITHOUT ROWID"
-            )
-            local.connection, local.pid = connection, os.getpid()
-        return local.connection
+        return self._file.connection()
 
     def incr(self, key, expiry, amount=1):
         now = time.time()
@@ -212,15 +207,17 @@ def count_failed_login(username, address):
         guard.count_failure(username, address)
 
 
-def init_rate_limits(app):
-    """Install flask-limiter when RATE_LIMIT or a login limit is set; X-RateLimit-* headers on every limited answer."""
+def init_rate_limits(app, identify_caller):
+    """Install flask-limiter when RATE_LIMIT or a login limit is set; X-RateLimit-* headers on every limited answer.
+
+    `identify_caller(may_check_password)`: the account whose credentials this request verifiably
+    carries, or None (http/auth.py); the budget is keyed on it.
+    """
     budget = app.config["RATE_LIMIT"]
     lockout, brake = app.config["LOGIN_LOCKOUT"], app.config["LOGIN_BRAKE"]
     if budget is None and lockout is None and brake is None:
         return None
     from flask_limiter import ApplicationLimit, HeaderNames, Limiter
-
-    from . import auth
 
     limiter = Limiter(
         rate_limit_key,
@@ -259,11 +256,11 @@ def init_rate_limits(app):
         # Registered before the limiter's own hook, so it runs first (before_request runs in order):
         # the key is decided once the credentials are checked.
         @app.before_request
-        def identify_caller():
+        def key_on_verified_caller():
             # unknown routes (no endpoint) are not limited and never authenticate: check nothing there
             if request.endpoint is None or request.method == "OPTIONS" or _exempt():
                 return
-            request.environ[_CALLER] = auth.identify_caller(may_check_password=address_has_budget)
+            request.environ[_CALLER] = identify_caller(may_check_password=address_has_budget)
 
     # Registered before the limiter's own hook, so this runs after it (Flask runs them in reverse).
     @app.after_request

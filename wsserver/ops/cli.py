@@ -98,7 +98,7 @@ def needs_instance(command):
 
     @functools.wraps(command)
     def run(*args, **kwargs):
-        from .. import open_instance
+        from ..instance import open_instance
 
         open_instance(current_app)
         return command(*args, **kwargs)

@@ -9,8 +9,8 @@ import logging
 import os
 import queue
 import sys
-import threading
 from datetime import datetime, timezone
+from logging.handlers import QueueHandler, QueueListener
 
 LOGGER_NAME = "wsserver"
 ACCESS_LOGGER_NAME = "wsserver.access"
@@ -38,7 +38,7 @@ class TextFormatter(logging.Formatter):
 def configure_logging(log_format, level, access_log=True, background=False):
     """Attach one stderr handler to the `wsserver` logger (replacing ours from an earlier app).
 
-    `background`: write from a thread of its own (BackgroundStreamHandler), as the
+    `background`: write from a thread of its own (BackgroundHandler), as the
     multi-threaded server does; in-process apps (tests, commands) write at once.
     """
     logger = logging.getLogger(LOGGER_NAME)
@@ -48,108 +48,58 @@ def configure_logging(log_format, level, access_log=True, background=False):
         if getattr(handler, "wsserver_handler", False):
             logger.removeHandler(handler)
             handler.close()
-    handler = BackgroundStreamHandler(sys.stderr) if background else logging.StreamHandler(sys.stderr)
+    formatter = JSONLineFormatter() if log_format == "json" else TextFormatter()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    if background:
+        handler = BackgroundHandler(handler)
+        handler.setFormatter(formatter)  # for whoever reads handler.formatter; the stream handler formats
     handler.wsserver_handler = True
-    handler.setFormatter(JSONLineFormatter() if log_format == "json" else TextFormatter())
     logger.addHandler(handler)
 
 
-class BackgroundStreamHandler(logging.Handler):
-    """Formats and writes records on a thread of its own.
+class BackgroundHandler(QueueHandler):
+    """Hands records to `target` (a StreamHandler) through a queue; one thread per process writes them.
 
     With a plain StreamHandler every request thread takes the handler's lock and
     writes to stderr while holding it, so under load the threads queue behind
     each other's writes (a profile of the server showed a fifth of its time
-    there). Here a request thread only puts the record on a queue. The writer
-    thread is started lazily in each process (granian forks its workers after
-    the app is made) and writes whatever is queued before flushing; at exit
-    logging.shutdown() closes the handler, which drains the queue, so no line is
-    lost on a clean shutdown.
+    there). Here a request thread only puts the record on a queue, and a
+    QueueListener thread formats and writes it: the record is queued as it is
+    (prepare() does not format it), so JSON lines keep their `fields` and their
+    exception. The listener is started lazily in each process, with a queue of
+    its own: granian forks its workers after the app is made, a thread does not
+    survive a fork, and what the parent had queued is the parent's to write. At
+    exit logging.shutdown() closes the handler, which writes what is queued, so
+    no line is lost on a clean shutdown.
     """
 
-    def __init__(self, stream):
-        super().__init__()
-        self.stream = stream
-        self._queue = None
-        self._writer = None
+    def __init__(self, target):
+        super().__init__(None)  # the queue is made with the listener, in the process that uses it
+        self.target = target
+        self._listener = None
         self._pid = None
-        self._start_lock = threading.Lock()
 
-    def handle(self, record):
-        # No handler lock: the queue is safe between threads.
-        if self.filter(record):
-            self.emit(record)
-            return True
-        return False
+    def prepare(self, record):
+        return record  # formatted by the target on the listener thread, not on the request thread
 
     def emit(self, record):
-        if self._pid != os.getpid():
-            self._start()
-        self._queue.put(record)
-
-    def _start(self):
-        with self._start_lock:
-            if self._pid == os.getpid():
-                return
-            self._queue = queue.SimpleQueue()
-            self._writer = threading.Thread(target=self._write, args=(self._queue,), name="wsserver-log", daemon=True)
-            self._writer.start()
-            self._pid = os.getpid()
-
-    def _write(self, records):
-        while True:
-            batch = [records.get()]
-            try:
-                while len(batch) < 1000:
-                    batch.append(records.get_nowait())
-            except queue.Empty:
-                pass
-            waiting = []
-            for record in batch:
-                if record is None:  # the end marker of drain()
-                    self._flush_stream()
-                    for done in waiting:
-                        done.set()
-                    return
-                if isinstance(record, _FlushMarker):
-                    waiting.append(record.done)
-                    continue
-                try:
-                    self.stream.write(self.format(record) + "\n")
-                except Exception:
-                    self.handleError(record)
-            self._flush_stream()
-            for done in waiting:
-                done.set()
-
-    def _flush_stream(self):
-        try:
-            self.stream.flush()
-        except Exception:  # a closed or broken stream must not stop the writer
-            pass
-
-    def drain(self, timeout=5):
-        """Write what is queued, then stop the writer (at exit; a later record starts a new one)."""
-        writer = self._writer
-        if writer is not None and writer.is_alive() and self._pid == os.getpid():
-            self._pid = None
-            self._queue.put(None)
-            writer.join(timeout)
+        if self._pid != os.getpid():  # the first record in this process
+            with self.lock:  # logging re-makes it after a fork; handle() already holds it
+                if self._pid != os.getpid():
+                    self.queue = queue.SimpleQueue()
+                    self._listener = QueueListener(self.queue, self.target)
+                    self._listener.start()
+                    self._pid = os.getpid()
+        super().emit(record)
 
     def close(self):
-        # also run by logging.shutdown() at exit, after flush()
-        self.drain()
+        """Write what is queued and stop the listener (at exit; a later record starts a new one)."""
+        with self.lock:
+            listener, self._listener = self._listener, None
+            if listener is not None and self._pid == os.getpid():
+                self._pid = None
+                listener.enqueue_sentinel()
+                # what QueueListener.stop() does, but stop() would wait without limit on a stuck stderr
+                listener._thread.join(5)
         super().close()
-
-    def flush(self):
-        """Wait until everything queued so far is written (tests, shutdown)."""
-        if self._pid == os.getpid() and self._writer is not None and self._writer.is_alive():
-            done = threading.Event()
-            self._queue.put(_FlushMarker(done))
-            done.wait(5)
-
-
-class _FlushMarker(logging.LogRecord):
-    def __init__(self, done):
-        super().__init__("wsserver", logging.DEBUG, __file__, 0, "", None, None)
-        self.done = done

@@ -152,7 +152,8 @@ def run(wsgi_app, config, on_startup=None):
 
 
 def serve(overrides=None):
-    from .. import create_app, open_instance
+    from .. import create_app
+    from ..instance import open_instance
     from ..storage import db
     from .logs import configure_logging
 

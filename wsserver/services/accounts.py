@@ -2,24 +2,19 @@
 import functools
 import hmac
 import os
-import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..http import ratelimit
 from ..storage.db import PreparedSelect, database, retrying
 from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGTH, USERNAME_PATTERN, USERNAME_RULE
 from ..ids import hash_secret, new_id, new_secret, now_iso
 from ..storage.models import Account, AclEntry, Token, Workspace
 from ..storage import avatar_files
 from . import members
 
-# Used with fullmatch: `$` alone would let a trailing newline through.
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 BOOTSTRAP_USERNAME = "admin"
 ADMIN_TOKEN_FILE = "admin-token"
-PASSWORD_LENGTH = (8, 1024)
-NICKNAME_MAX_LENGTH = 128
 # Name of the token that WSSERVER_ADMIN_TOKEN gives `admin` (at most one at a time).
 ENVIRONMENT_TOKEN_NAME = "environment"
 
@@ -52,7 +47,7 @@ _ACCOUNT_OF_TOKEN = PreparedSelect(
 
 def account_for_password(username, password):
     """The account whose username and password match, or None (same cost either way)."""
-    if not username or not password or len(username) > 64 or len(password) > 1024 or "\x00" in username:
+    if not username or not password or len(username) > USERNAME_MAX_LENGTH or len(password) > PASSWORD_LENGTH[1] or "\x00" in username:
         return None  # (no username holds a NUL: refused at creation)
     account = Account.get_or_none(Account.username == username)
     stored = account.password_hash if account is not None and account.password_hash else None
@@ -68,37 +63,17 @@ def issue_token(account, name=""):
     return secret
 
 
-def login(username, password, address):
-    """account_for_password behind the failed-login limits (wsserver.ratelimit.LoginGuard).
-
-    A locked (username, address) pair or username raises TooManyRequests before
-    any password is hashed; a failure is counted for both.
-    """
-    ratelimit.refuse_locked_login(username, address)
-    account = account_for_password(username, password)
-    if account is None:
-        ratelimit.count_failed_login(username, address)
-    return account
-
-
-def token_for_password(username, password, address):
-    account = login(username, password, address)
-    if account is None:
-        return None
-    return issue_token(account, name="password")
-
-
 def create_account(actor, username, nickname=None, password=None, admin=False):
     """Instance admins create accounts; returns (account, first token)."""
     if actor is not None and not actor.admin:
         raise Forbidden("Only instance administrators may create accounts.")
     if not isinstance(username, str) or not USERNAME_PATTERN.fullmatch(username):
-        raise Invalid("Invalid username.", {"username": ["1-64 characters of A-Z, a-z, 0-9, '_', '.', '-'."]})
+        raise Invalid("Invalid username.", {"username": [USERNAME_RULE]})
     # The same limits as the API's schema, for callers that bypass it (the CLI).
     if password is not None and not PASSWORD_LENGTH[0] <= len(password) <= PASSWORD_LENGTH[1]:
         raise Invalid("Invalid password.", {"password": [f"{PASSWORD_LENGTH[0]}-{PASSWORD_LENGTH[1]} characters."]})
-    if nickname is not None and len(nickname) > NICKNAME_MAX_LENGTH:
-        raise Invalid("Invalid nickname.", {"nickname": [f"At most {NICKNAME_MAX_LENGTH} characters."]})
+    if nickname is not None and len(nickname) > NICKNAME_LENGTH[1]:
+        raise Invalid("Invalid nickname.", {"nickname": [f"At most {NICKNAME_LENGTH[1]} characters."]})
     with database.atomic():
         if Account.select().where(Account.username == username).exists():
             raise Conflict(f"The username '{username}' is taken.", {"username": ["already taken"]})

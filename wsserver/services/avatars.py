@@ -1,39 +1,38 @@
-"""Avatar files under <instance>/avatars/: uploading, storing, discarding, serving.
+"""Avatars: the rules of uploading one (who may, which bytes) and of serving a stored file.
 
 An upload is decoded (strict base64), checked and re-encoded by
-services.images (size, declared type, a real image of that type within the
+wsserver.images (size, declared type, a real image of that type within the
 pixel limits, every frame measured before any pixel is decoded; no metadata
 survives), and stored under a content-addressed name
 (`<sha256 of the stored bytes>.<extension>`). Files are immutable: a new
 avatar is a new file, and a file is removed only when no workspace refers to
 it any more.
 
-File moves and removals happen inside a database write transaction (SQLite's
-write lock, taken up front), so an upload that links a file and a clean-up
-that removes the same file never interleave, across processes too. Removing
-files nothing refers to (and retrying a removal that failed) is
-services.avatar_files.
+The file is written and linked by the avatar file store (storage/avatar_files.py)
+inside the write transaction that points the workspace at it, holding the
+name's lock, so an upload that links a file and a clean-up that removes the
+same file never interleave, across processes and nodes too.
 """
 import binascii
 import contextlib
 import functools
 import hashlib
 import logging
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 
 from flask import current_app
 
-from ..storage.db import database, lock_names
+from ..storage.db import database
 from ..errors import Invalid, NotFound, TooLarge
 from ..ids import now_iso
 from ..storage.models import Workspace
 from ..permissions import Action
 from . import workspaces
-from ..storage.avatar_files import AVATAR_FOLDER, avatar_folder, discard_files, is_avatar_file_name, remove_quietly, temporary_prefix
+from ..storage.avatar_files import (
+    AVATAR_FOLDER, avatar_folder, discard_files, link, remove_quietly, stored_file_exists, write_temporary,
+)
 from ..images import CONTENT_TYPES, IMAGE_TYPES, TYPES_BY_EXTENSION, reencode
 
 log = logging.getLogger("wsserver")
@@ -203,54 +202,25 @@ def decode_data(data, content_type):
 
 def _store(account, fullname, file_name, content, url):
     """Write the file, link it and update the workspace atomically; return (access, previous file name)."""
-    folder = avatar_folder()
-    temporary = _write_temporary(folder, content)
-    placed = False
+    temporary = write_temporary(content)
+    linking = False
     try:
         with database.atomic():
             # Again, locked: the workspace may have been deleted or the caller demoted meanwhile.
             workspace, actor = workspaces.load_for(account, fullname, Action.UPLOAD_AVATAR, lock=True)
             previous = workspace.avatar_file
-            lock_names([file_name])  # no clean-up removes the file between its move and the commit
-            os.replace(temporary, os.path.join(folder, file_name))
-            placed = True
-            _sync_folder(folder)
+            linking = True
+            link(temporary, file_name)
             changes = {"avatar": url, "avatar_file": file_name, "updated_at": now_iso()}
             Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
             for field, value in changes.items():
                 setattr(workspace, field, value)
     except BaseException:
-        if placed:
+        remove_quietly(temporary)  # still there unless it was linked
+        if linking:
             discard_files([file_name])  # rolled back: gone unless another workspace uses the same bytes
-        else:
-            remove_quietly(temporary)
         raise
     return workspaces.WorkspaceAccess(workspace, actor), previous
-
-
-def _write_temporary(folder, content):
-    descriptor, path = tempfile.mkstemp(prefix=temporary_prefix(), dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(path, 0o644)  # readable by a front web server serving /avatars directly
-    except BaseException:
-        remove_quietly(path)
-        raise
-    return path
-
-
-def _sync_folder(folder):
-    """Make the rename durable before the database says the file is there."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # --- serving --------------------------------------------------------------------------------------
@@ -258,10 +228,7 @@ def _sync_folder(folder):
 
 def find_avatar_file(file_name):
     """The stored avatar file named `file_name`; NotFound for anything else (any other name included)."""
-    if not is_avatar_file_name(file_name):
-        raise NotFound("No such avatar.")
-    folder = avatar_folder()
-    if not os.path.isfile(os.path.join(folder, file_name)):
+    if not stored_file_exists(file_name):
         raise NotFound("No such avatar.")
     stem, extension = file_name.split(".")
-    return AvatarFile(folder, file_name, TYPES_BY_EXTENSION[extension].content_type, stem)
+    return AvatarFile(avatar_folder(), file_name, TYPES_BY_EXTENSION[extension].content_type, stem)

@@ -1,11 +1,11 @@
 """Listing workspaces: visibility, filters, fuzzy search, sort and paging.
 
 One function, `list_workspaces(account, query)`, over a plain description of
-the query (`ListQuery`), so any wire dialect can sit in front of it. The
+the query (wsserver/queries.py's `ListQuery`), so any wire dialect can sit in front of it. The
 rules of `q` (what matches, in what order) are in services/search.py.
 """
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import replace
+from datetime import timedelta, timezone
 
 from peewee import SQL, fn
 
@@ -14,57 +14,34 @@ from ..errors import Forbidden
 from ..ids import format_time
 from ..storage.models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
 from ..permissions import LEVELS, may_list_all
+from ..queries import BY_NAME, Filters, ListQuery
 from .search import matching, misspelling_matches, relevance, search_terms
-
-SORT_FIELDS = ("fullname", "title", "created_at", "updated_at")
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 500
-
-
-
-@dataclass(frozen=True)
-class SortKey:
-    field: str  # one of SORT_FIELDS
-    descending: bool = False
-
-
-BY_NAME = (SortKey("fullname"),)  # the default order
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Every filter must hold. Bounds are aware datetimes: `*_after` inclusive, `*_before` exclusive."""
-
-    tags: tuple[str, ...] = ()  # has every one of these tags (exact)
-    labels: tuple[tuple[str, str], ...] = ()  # has every (key, value) label (exact)
-    created_by: str | None = None  # account id
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    updated_after: datetime | None = None
-    updated_before: datetime | None = None
-    level: str | None = None  # the caller's level in it is at least this (a permissions.LEVELS name)
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    filters: Filters = field(default_factory=Filters)
-    sort: tuple[SortKey, ...] = ()  # empty: by relevance when q is given, else by fullname
-    offset: int = 0
-    limit: int = DEFAULT_LIMIT
-    q: str | None = None
-    all: bool = False  # every workspace of the instance, not only the caller's
-
 
 def list_workspaces(account, query):
     """(the page of Workspace rows, the number of matches before paging)."""
     if query.all and not may_list_all(account):
         raise Forbidden("Only instance admins may list every workspace (all=true).")
-    if search_terms(query.q):
-        # with q, the SQL holds patterns made from the terms' text: written anew each time
-        page, count = build_queries(account, query)
-        return list(page), count.scalar()
-    page, count, values = _prepared_listing(account.id, _with_stored_values(query))
-    return page.all(*values), count.scalar(*values)
+    if not search_terms(query.q):
+        page, count, values = _prepared_listing(account.id, _with_stored_values(query))
+        return page.all(*values), count.scalar(*values)
+    # with q, the SQL holds patterns made from the terms' text: written anew each time
+    page, count = build_queries(account, query)
+    return list(page), count.scalar()
+
+
+def build_queries(account, query):
+    """The page query and the count query of `query` (tests and the benchmark read their plans).
+
+    With q, services/search.py is the rule: `matching` (every term a substring of the
+    workspace's search document, or one of the close misspellings looked up first) and
+    `relevance` (the order, unless a sort is given).
+    """
+    stored = _with_stored_values(query)
+    terms = search_terms(query.q)
+    if not terms:
+        return _queries(account.id, stored)
+    misspelled = misspelling_matches(terms, _search_within(account.id, stored))
+    return _queries(account.id, stored, matching(terms, misspelled), relevance(terms, misspelled))
 
 
 # --- listing without q: its SQL written once per shape (storage.db.PreparedSelect) ----------------
@@ -89,7 +66,7 @@ def _prepared_listing(account_id, stored):
         arity = 3 + len(filters.tags) + 2 * len(filters.labels) + sum(present)
 
         def build(which):
-            return lambda *markers: build_queries_of(*_template(shape, markers), terms=[], misspelled=[])[which]
+            return lambda *markers: _queries(*_template(shape, markers))[which]
 
         prepared = (PreparedSelect(Workspace, build(0), arity), PreparedSelect(Workspace, build(1), arity))
         if len(_PREPARED) >= MAX_PREPARED_SHAPES:
@@ -118,25 +95,18 @@ def _template(shape, markers):
     return account_id, query
 
 
-def build_queries(account, query):
-    """The page query and the count query of `query` (running the misspelling look-up if q is given)."""
-    stored = _with_stored_values(query)
-    terms = search_terms(query.q)
-    misspelled = misspelling_matches(terms, _search_within(account.id, stored)) if terms else []
-    return build_queries_of(account.id, stored, terms, misspelled)
-
-
-def build_queries_of(account_id, stored, terms, misspelled):
-    """The page and count queries of a query with its values as stored (_with_stored_values)."""
-    if _by_name_in_memberships(stored, terms):
+def _queries(account_id, stored, match=None, ranking=()):
+    """The page and count queries of a query with its values as stored (_with_stored_values):
+    `match` narrows what it may see, `ranking` orders when no sort is given."""
+    if match is None and _by_name_in_memberships(stored):
         return _page_and_count_by_name(account_id, stored)
     matches = _visible(account_id, stored)
-    if terms:
-        matches = matches.where(matching(terms, misspelled))
+    if match is not None:
+        matches = matches.where(match)
     if stored.sort:
         order = _sort_order(stored.sort)
-    elif terms:
-        order = [*relevance(terms, misspelled), Workspace.fullname, Workspace.id]
+    elif ranking:
+        order = [*ranking, Workspace.fullname, Workspace.id]
     else:
         order = _sort_order(BY_NAME)
     # Page over ids first (an index walk for deep offsets), then read only those rows.
@@ -153,12 +123,11 @@ def _search_within(account_id, query):
     return None
 
 
-def _by_name_in_memberships(query, terms):
+def _by_name_in_memberships(query):
     """The caller's own workspaces in name order, filtered at most by level: the most common listing."""
     filters = query.filters
     return (
         not query.all
-        and not terms
         and len(query.sort) <= 1
         and all(key.field == "fullname" for key in query.sort)
         and filters == Filters(level=filters.level)

@@ -1,4 +1,5 @@
-"""The avatar folder, <instance>/avatars/: its file names, and removing files nothing refers to.
+"""The avatar file store, <instance>/avatars/ (or WSSERVER_AVATAR_PATH): its file names, writing a
+new file and linking it, removing files nothing refers to, and the start-up sweep.
 
 A file is removed right after the commit that dropped its last reference, in a
 transaction holding the file name's lock (storage.db.lock_names; SQLite's write
@@ -8,9 +9,10 @@ system error) the names go to this process's retry queue and are tried again
 in the background until they are gone; at start-up the sweep removes what a
 killed process left (remove_unreferenced_files, clean_temporary_files).
 
-Storing and serving files is services.avatars; this module imports nothing of
-it, so the workspace, member and account services can discard files without an
-import cycle.
+New files are written under a temporary name (write_temporary) and given
+their content-addressed name inside the write transaction that refers to them
+(link, holding the name's lock). The rules of uploading and serving (who may,
+which bytes) are services/avatars.py; this module knows files and names only.
 """
 import atexit
 import hashlib
@@ -18,6 +20,7 @@ import logging
 import os
 import re
 import socket
+import tempfile
 import threading
 import time
 
@@ -62,9 +65,47 @@ def stored_file_of_url(url):
     if not url or "/avatars/" not in url:
         return None
     name = url.rsplit("/", 1)[-1]
-    if is_avatar_file_name(name) and os.path.isfile(os.path.join(avatar_folder(), name)):
-        return name
-    return None
+    return name if stored_file_exists(name) else None
+
+
+def stored_file_exists(name):
+    """Whether `name` is a stored avatar's name and that file is in the folder."""
+    return is_avatar_file_name(name) and os.path.isfile(os.path.join(avatar_folder(), name))
+
+
+def write_temporary(content):
+    """`content` in a new temporary file of the avatar folder, on disk (fsync); returns its path."""
+    descriptor, path = tempfile.mkstemp(prefix=temporary_prefix(), dir=avatar_folder())
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(path, 0o644)  # readable by a front web server serving /avatars directly
+    except BaseException:
+        remove_quietly(path)
+        raise
+    return path
+
+
+def link(temporary, name):
+    """Give a temporary file its stored name, durably. Call inside the write transaction that
+    refers to the name: it takes the name's lock, so no clean-up removes the file before the commit."""
+    lock_names([name])
+    folder = avatar_folder()
+    os.replace(temporary, os.path.join(folder, name))
+    _sync_folder(folder)
+
+
+def _sync_folder(folder):
+    """Make the rename durable before the database says the file is there."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def remove_quietly(path):

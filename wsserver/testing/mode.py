@@ -20,13 +20,14 @@ from flask import current_app
 
 from .. import ids
 from ..storage.db import database
+from ..storage.side_file import SideFile
 from ..errors import Conflict, Forbidden
 from ..permissions import may_administer_instance
 from ..storage.avatar_files import AVATAR_FOLDER, avatar_folder, is_avatar_file_name, remove_quietly
 
 log = logging.getLogger("wsserver")
 
-# services.seed is imported where needed: a normal start-up does not need it.
+# testing.state is imported where needed: a normal start-up does not need it.
 
 STATE_FOLDER = "test-mode"
 STATE_FILE = "state.sqlite3"
@@ -43,24 +44,15 @@ _SCHEMA = (
 
 
 class StateStore:
-    """<instance>/test-mode/state.sqlite3, one connection per thread and per process."""
+    """<instance>/test-mode/state.sqlite3 (a storage.side_file.SideFile)."""
 
     def __init__(self, instance_path):
         self.folder = os.path.join(instance_path, STATE_FOLDER)
         self.path = os.path.join(self.folder, STATE_FILE)
-        self._local = threading.local()
+        self._file = SideFile(self.path, _SCHEMA, timeout=10)
 
     def connection(self):
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            os.makedirs(self.folder, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=OFF")
-            for statement in _SCHEMA:
-                connection.execute(statement)
-            local.connection, local.pid = connection, os.getpid()
-        return local.connection
+        return self._file.connection()
 
     # --- the position of the deterministic id sequence (ids.configure's counter) ---
 
@@ -179,11 +171,11 @@ def _link_or_copy(source, target):
 
 def capture_baseline():
     """Remember the current state (rows, id position, avatar files) as the one reset restores."""
-    from . import seed
+    from . import state
 
     store = current_store()
     with database.atomic():
-        document = seed.capture_state()
+        document = state.capture_state()
         files = _avatar_files()
         folder, copies = avatar_folder(), _copies_folder(store)
         shutil.rmtree(copies, ignore_errors=True)
@@ -195,7 +187,7 @@ def capture_baseline():
 
 def reset(actor):
     """Restore the baseline in one transaction; returns what it holds ({accounts, workspaces, memberships})."""
-    from . import seed
+    from . import state
 
     if not may_administer_instance(actor):
         raise Forbidden("Only instance administrators may reset the instance.")
@@ -208,7 +200,7 @@ def reset(actor):
     copies = _copies_folder(store)
     # Files are put back or removed under the write lock, so no upload interleaves.
     with database.atomic():
-        seed.replace_state(document)
+        state.replace_state(document)
         present = _avatar_files()
         for name in sorted(present - files):
             remove_quietly(os.path.join(folder, name))

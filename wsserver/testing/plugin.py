@@ -28,19 +28,15 @@ every pytest run of an environment where wsserver is installed.
 """
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from .server import LiveServer
+
 ADMIN_TOKEN = "wss_wsserver-testing-admin-token-0123456789abcdefghij"
 ADMIN_PATH = "/__admin__"
-START_TIMEOUT_SECONDS = 30
-START_ATTEMPTS = 3
 
 
 def pytest_addoption(parser):
@@ -98,12 +94,6 @@ def wsserver_app(tmp_path_factory, wsserver_settings):
 # --- a real server ------------------------------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _environment_value(value):
     if isinstance(value, bool):
         return "1" if value else "0"
@@ -112,56 +102,20 @@ def _environment_value(value):
     return str(value)
 
 
-class WsserverServer:
-    """`wsserver.ops.serve.main` (what `python app.py` runs) in a subprocess on a free loopback port."""
+class WsserverServer(LiveServer):
+    """The live server (`wsserver.ops.serve.main`) with these settings, and its instance admin's calls.
+
+    Like wsserver_app: WSSERVER_* of the environment, overridden by the settings (None: unset).
+    """
 
     def __init__(self, instance_path, settings):
-        self.instance_path = str(instance_path)
         self.settings = dict(settings)
         self.admin_token = self.settings.get("ADMIN_TOKEN")
-        self.log_path = os.path.join(self.instance_path, "server-output.log")
-        self.process = None
-        self.url = None
-
-    def start(self):
-        os.makedirs(self.instance_path, exist_ok=True)
-        for _ in range(START_ATTEMPTS):
-            port = _free_port()
-            if self._launch(port):
-                return self
-        raise RuntimeError(f"wsserver did not start:\n{self.output()}")
-
-    def _launch(self, port):
-        # Like wsserver_app: WSSERVER_* of the environment, overridden by the settings (None: unset).
-        environment = dict(os.environ)
-        for name, value in self.settings.items():
-            if value is None:
-                environment.pop("WSSERVER_" + name, None)
-            else:
-                environment["WSSERVER_" + name] = _environment_value(value)
-        environment.update(
-            WSSERVER_INSTANCE_PATH=self.instance_path, WSSERVER_HOST="127.0.0.1", WSSERVER_PORT=str(port),
-            PYTHONUNBUFFERED="1",
-        )
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from wsserver.ops.serve import main; sys.exit(main())"],
-                env=environment, stdout=log, stderr=subprocess.STDOUT,
-            )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False  # e.g. the port was taken meanwhile: try another one
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"wsserver did not answer within {START_TIMEOUT_SECONDS}s:\n{self.output()}")
+        env = {
+            "WSSERVER_" + name: None if value is None else _environment_value(value)
+            for name, value in self.settings.items()
+        }
+        super().__init__(instance_path, env=env)
 
     def admin_call(self, method, path):
         """An admin request with the standard library (no dependency); returns the decoded JSON."""
@@ -181,22 +135,6 @@ class WsserverServer:
     def received(self):
         """GET /__admin__/requests: the requests received since the last reset, oldest first."""
         return self.admin_call("GET", ADMIN_PATH + "/requests")
-
-    def output(self):
-        try:
-            with open(self.log_path, "rb") as handle:
-                return handle.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture(scope="session")

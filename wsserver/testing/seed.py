@@ -2,9 +2,9 @@
 
 The file format is schemas/seed.py (README: "Using wsserver as a test
 double"). In between, a state is a *canonical document*: every id, token
-hash, invite and timestamp explicit, references as ids. `capture_state()`
-reads one from the database, `replace_state()` writes one back (test mode's
-reset does exactly that), `normalize()` turns a validated seed file into one
+hash, invite and timestamp explicit, references as ids. testing/state.py
+reads one from the database (`capture_state()`) and writes one back
+(`replace_state()`); here `normalize()` turns a validated seed file into one
 (generating what the file leaves out) and `to_file_document()` turns one into
 the file format. Tokens are stored only as hashes, so an export writes
 `tokenHashes`, which seed accepts next to clear `tokens`: export, seed into an
@@ -18,24 +18,21 @@ from dataclasses import dataclass
 
 from flask import current_app
 from marshmallow import ValidationError
-from peewee import chunked
 from werkzeug.security import generate_password_hash
 
 from schemas.seed import SEED_FORMAT_VERSION, SeedSchema, error_lines
 
 from .. import ids
-from ..storage import index
 from ..storage.db import database
 from ..errors import Conflict, Invalid
 from ..ids import hash_secret, new_id, new_secret, now_iso
-from ..storage.models import Account, AclEntry, Token, Workspace
-from ..permissions import LEVEL_NAMES, LEVELS
+from ..storage.models import Token
 from ..services import accounts as account_service
+from .state import capture_state, is_empty, replace_state
 
 log = logging.getLogger("wsserver")
 
 SEED_TOKEN_NAME = "seed"
-_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -231,55 +228,6 @@ def normalize(seed):
     return {"accounts": result_accounts, "workspaces": result_workspaces, "memberships": result_memberships}
 
 
-def capture_state():
-    """The instance's accounts, tokens, workspaces and memberships as a canonical document."""
-    tokens = {}
-    for token in Token.select().order_by(Token.token_hash):
-        tokens.setdefault(token.account_id, []).append(
-            {"id": token.id, "hash": token.token_hash, "name": token.name, "createdAt": token.created_at}
-        )
-    result_accounts = [
-        {
-            "id": account.id,
-            "username": account.username,
-            "nickname": account.nickname,
-            "admin": bool(account.admin),
-            "passwordHash": account.password_hash,
-            "tokens": tokens.get(account.id, []),
-            "createdAt": account.created_at,
-        }
-        for account in Account.select().order_by(Account.username)
-    ]
-    result_workspaces = [
-        {
-            "id": workspace.id,
-            "fullname": workspace.fullname,
-            "invite": workspace.invite,
-            "tags": workspace.tags,
-            "labels": workspace.labels,
-            "meta": {"title": workspace.title, "avatar": workspace.avatar},
-            "avatarFile": workspace.avatar_file,
-            "createdAt": workspace.created_at,
-            "updatedAt": workspace.updated_at,
-            "createdBy": workspace.created_by,
-        }
-        for workspace in Workspace.select().order_by(Workspace.fullname)
-    ]
-    result_memberships = [
-        {
-            "id": entry.id,
-            "workspaceId": entry.workspace_id,
-            "accountId": entry.account_id,
-            "level": LEVEL_NAMES[entry.level],
-            "createdAt": entry.created_at,
-        }
-        for entry in AclEntry.select()
-        .join(Workspace)
-        .order_by(Workspace.fullname, AclEntry.created_at, AclEntry.id)
-    ]
-    return {"accounts": result_accounts, "workspaces": result_workspaces, "memberships": result_memberships}
-
-
 def to_file_document(state):
     """A canonical document in the seed file format (references by username and fullname)."""
     usernames = {account["id"]: account["username"] for account in state["accounts"]}
@@ -332,72 +280,7 @@ def export_document():
         return to_file_document(capture_state())
 
 
-# --- writing states ---------------------------------------------------------------------------------
-
-
-def _insert(model, rows):
-    for batch in chunked(rows, _BATCH):
-        model.insert_many(batch).execute()
-
-
-def _wipe():
-    index.clear()
-    for model in (AclEntry, Token, Workspace, Account):  # tags and labels go with the workspaces
-        model.delete().execute()
-
-
-def replace_state(state):
-    """Make the database hold exactly `state` (a canonical document), in one transaction.
-
-    The listing's side tables and search index are written with the workspaces
-    (storage.index).
-    """
-    with database.atomic():
-        _wipe()
-        _insert(Account, [
-            {
-                "id": account["id"], "username": account["username"], "nickname": account["nickname"],
-                "password_hash": account["passwordHash"], "admin": account["admin"], "created_at": account["createdAt"],
-            }
-            for account in state["accounts"]
-        ])
-        _insert(Token, [
-            {
-                "id": token["id"], "account": account["id"], "token_hash": token["hash"], "name": token["name"],
-                "created_at": token["createdAt"],
-            }
-            for account in state["accounts"] for token in account["tokens"]
-        ])
-        workspaces = [
-            {
-                "id": workspace["id"], "fullname": workspace["fullname"], "invite": workspace["invite"],
-                "tags": workspace["tags"], "labels": workspace["labels"], "title": workspace["meta"]["title"],
-                "avatar": workspace["meta"]["avatar"], "avatar_file": workspace["avatarFile"],
-                "created_at": workspace["createdAt"], "updated_at": workspace["updatedAt"],
-                "created_by": workspace["createdBy"],
-            }
-            for workspace in state["workspaces"]
-        ]
-        _insert(Workspace, workspaces)
-        index.write((Workspace(**row) for row in workspaces), fresh=True)  # after _wipe: nothing to replace
-        fullnames = {row["id"]: row["fullname"] for row in workspaces}
-        _insert(AclEntry, [
-            {
-                "id": entry["id"], "workspace": entry["workspaceId"], "account": entry["accountId"],
-                "level": LEVELS[entry["level"]], "created_at": entry["createdAt"],
-                "workspace_fullname": fullnames[entry["workspaceId"]],
-            }
-            for entry in state["memberships"]
-        ])
-
-
-def is_empty():
-    """No workspace, and no account but the bootstrap admin: what a fresh instance holds."""
-    return not (
-        Workspace.select().exists()
-        or AclEntry.select().exists()
-        or Account.select().where(Account.username != account_service.BOOTSTRAP_USERNAME).exists()
-    )
+# --- seeding ----------------------------------------------------------------------------------------
 
 
 def seed_instance(seed, replace=False, bootstrap=True):
