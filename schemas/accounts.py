@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 from wsserver.fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGTH, USERNAME_PATTERN, USERNAME_RULE
 from wsserver.permissions import LEVEL_NAMES
 
-from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp
+from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp, level_field
 from .workspaces import WorkspaceViewShortSchema
 
 USERNAME_VALIDATOR = WholeStringRegexp(f"^{USERNAME_PATTERN.pattern}$", error=USERNAME_RULE)
@@ -21,7 +21,7 @@ class AccountSchema(Schema):
 
 class MembershipSchema(Schema):
     id = fields.String(required=True, metadata={"description": "ACL entry id."})
-    level = fields.String(required=True)
+    level = level_field(required=True)
     workspace = fields.Nested(WorkspaceViewShortSchema, required=True)
 
     @pre_dump

@@ -6,6 +6,14 @@ from wsserver.images.types import CONTENT_TYPES
 from .workspaces import WorkspaceViewSchema
 
 
+# What the service decodes (services/avatars.decode_data): an optional `data:<type>;base64,` prefix
+# (any case), then strict standard base64 of at least one byte, padded. Documented, not enforced here.
+BASE64_WITH_OPTIONAL_PREFIX = (
+    r"^(?:[Dd][Aa][Tt][Aa]:(?:[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+)?;[Bb][Aa][Ss][Ee]64,)?"
+    r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+)
+
+
 class AvatarUploadSchema(Schema):
     filename = fields.String(
         required=True,
@@ -23,6 +31,7 @@ class AvatarUploadSchema(Schema):
         required=True,
         validate=validate.Length(min=1),
         metadata={
+            "pattern": BASE64_WITH_OPTIONAL_PREFIX,
             "description": "The image in standard base64 (padded, no whitespace); a `data:<type>;base64,` "
             "prefix is tolerated. At most AVATAR_MAX_BYTES (1 MiB) once decoded (413 beyond), "
             "at most AVATAR_MAX_SIDE (4096) pixels per side."

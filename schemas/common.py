@@ -3,6 +3,8 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from wsserver.permissions import LEVELS
+
 
 class ErrorBodySchema(Schema):
     message = fields.String(required=True, metadata={"description": "A human-readable sentence."})
@@ -104,3 +106,9 @@ class Text(fields.String):
 
 class TextUrl(Text, fields.Url):
     """An URL field with Text's rules (marshmallow's URL check lets a NUL through)."""
+
+
+def level_field(**kwargs):
+    """A member level (user < developer < admin < owner), documented once as the `MemberLevel` component."""
+    metadata = {"component": "MemberLevel", **kwargs.pop("metadata", {})}
+    return Text(validate=validate.OneOf(list(LEVELS)), metadata=metadata, **kwargs)

@@ -6,10 +6,9 @@ from urllib.parse import urlencode
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from wsserver.permissions import LEVELS
 from wsserver.queries import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS, Filters, ListQuery, SortKey
 
-from .common import MULTILINE, MULTILINE_REFUSED, SINGLE_LINE_REFUSED, Text
+from .common import MULTILINE, MULTILINE_REFUSED, SINGLE_LINE_REFUSED, Text, level_field
 
 # Far beyond any real page, and small enough for SQLite's 64-bit OFFSET.
 MAX_POSITION = 2**31 - 1
@@ -160,8 +159,7 @@ class ListQuerySchema(Schema):
     created_before = _timestamp("Created before this time (exclusive). ISO 8601; no offset means UTC.")
     updated_after = _timestamp("Updated at or after this time (inclusive). ISO 8601; no offset means UTC.")
     updated_before = _timestamp("Updated before this time (exclusive). ISO 8601; no offset means UTC.")
-    level = Text(
-        validate=validate.OneOf(list(LEVELS)),
+    level = level_field(
         metadata={"description": "The caller's level in the workspace is at least this one (owner > admin > developer > user)."},
     )
     all = TrueFalse(

@@ -1,9 +1,9 @@
 """ACL entries (WorkspaceAclEntry), joining by invite and level changes."""
 from marshmallow import Schema, fields, pre_dump, validate
 
-from wsserver.permissions import LEVEL_NAMES, LEVELS
+from wsserver.permissions import LEVEL_NAMES
 
-from .common import Text
+from .common import Text, level_field
 
 
 class AclUserSchema(Schema):
@@ -19,7 +19,7 @@ class AclRefSchema(Schema):
 
 class AclEntrySchema(Schema):
     id = fields.String(required=True)
-    level = fields.String(required=True, validate=validate.OneOf(list(LEVELS)))
+    level = level_field(required=True)
     user = fields.Nested(AclUserSchema, required=True)
     object = fields.Nested(AclRefSchema, required=True)
     subject = fields.Nested(AclRefSchema, required=True)
@@ -41,4 +41,4 @@ class JoinSchema(Schema):
 
 
 class LevelSchema(Schema):
-    level = Text(required=True, validate=validate.OneOf(list(LEVELS)))
+    level = level_field(required=True)

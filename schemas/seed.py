@@ -11,10 +11,9 @@ import re
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from wsserver.ids import canonical_time, hash_secret
-from wsserver.permissions import LEVELS
 
 from .accounts import NEW_PASSWORD_VALIDATOR, NICKNAME_VALIDATOR, USERNAME_VALIDATOR
-from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp
+from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp, level_field
 from .workspaces import (
     FULLNAME_VALIDATORS, LABEL_KEY, LABEL_VALUE, MAX_LABELS, MAX_TAGS, TAG, MetaInputSchema, distinct,
 )
@@ -72,7 +71,7 @@ class SeedWorkspaceSchema(Schema):
     id = Text(validate=ID, metadata={"description": "Generated when left out."})
     fullname = Text(required=True, validate=FULLNAME)
     invite = Text(validate=INVITE, metadata={"description": "Generated when left out."})
-    tags = fields.List(TAG, validate=[validate.Length(max=MAX_TAGS), distinct])
+    tags = fields.List(TAG, validate=[validate.Length(max=MAX_TAGS), distinct], metadata={"uniqueItems": True})
     labels = fields.Dict(keys=LABEL_KEY, values=LABEL_VALUE, validate=validate.Length(max=MAX_LABELS))
     meta = fields.Nested(MetaInputSchema)
     createdAt = Timestamp()
@@ -89,7 +88,7 @@ class SeedMembershipSchema(Schema):
     id = Text(validate=ID, metadata={"description": "ACL entry id; generated when left out."})
     workspace = Text(required=True, metadata={"description": "Fullname of a workspace of the file."})
     account = Text(required=True, metadata={"description": "Username of an account of the file."})
-    level = Text(required=True, validate=validate.OneOf(list(LEVELS)))
+    level = level_field(required=True)
     createdAt = Timestamp()
 
 

@@ -9,8 +9,9 @@ MAX_LABELS = 50
 
 
 class MetaSchema(Schema):
-    title = fields.String(allow_none=True)
-    avatar = fields.String(allow_none=True)
+    # always in the answer, null when unset
+    title = fields.String(required=True, allow_none=True)
+    avatar = fields.String(required=True, allow_none=True)
 
 
 class _DumpedByView:
@@ -77,7 +78,7 @@ class MetaInputSchema(Schema):
         schemes={"http", "https"},
         require_tld=False,
         validate=validate.Length(max=2048),
-        metadata={"description": "http(s) URL of an image, or null to clear it."},
+        metadata={"description": "http(s) URL of an image, or null to clear it.", "format": "uri"},
     )
 
 
@@ -106,6 +107,6 @@ class WorkspacePutSchema(Schema):
     )
     createOnly = StrictBoolean(metadata={"description": "Answer 409 if the workspace exists."})
     resetInvite = StrictBoolean(metadata={"description": "Replace the invite token; the old one stops working."})
-    tags = fields.List(TAG, validate=[validate.Length(max=MAX_TAGS), distinct])
+    tags = fields.List(TAG, validate=[validate.Length(max=MAX_TAGS), distinct], metadata={"uniqueItems": True})
     labels = fields.Dict(keys=LABEL_KEY, values=LABEL_VALUE, validate=validate.Length(max=MAX_LABELS))
     meta = fields.Nested(MetaInputSchema, metadata={"description": "Keys merge; a null value clears that key."})

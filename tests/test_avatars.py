@@ -11,7 +11,7 @@ import zlib
 import pytest
 from PIL import Image, ImageSequence
 
-from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, assert_error, bearer
+from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, assert_error, bearer, png_base64
 from wsserver import create_app
 from wsserver.storage.models import Workspace
 
@@ -839,14 +839,14 @@ def test_avatar_files_need_no_credentials_but_ignore_them(client, owner):
 def test_openapi_document_describes_the_avatar_routes(client):
     spec = client.get("/openapi.json").get_json()
 
-    for prefix in (API, "/api"):
-        post = spec["paths"][f"{prefix}/workspaces/{{fullname}}/avatar"]["post"]
-        assert post["requestBody"]["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/AvatarUpload"
-        }
-        ok = post["responses"]["200"]["content"]["application/json"]["schema"]
-        assert ok == {"$ref": "#/components/schemas/AvatarUploadResult"}
-        assert {"400", "401", "403", "404", "413", "415", "422"} <= set(post["responses"])
+    post = spec["paths"][f"{API}/workspaces/{{fullname}}/avatar"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/AvatarUpload"
+    }
+    ok = post["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/AvatarUploadResult"}
+    assert {"400", "401", "403", "404", "413", "415", "422"} <= set(post["responses"])
+    assert "/api/workspaces/{fullname}/avatar" not in spec["paths"]  # the alias is documented once
     request_schema = spec["components"]["schemas"]["AvatarUpload"]
     assert set(request_schema["required"]) == {"filename", "contentType", "data"}
     assert request_schema["properties"]["contentType"]["enum"] == list(TYPES)
@@ -858,8 +858,31 @@ def test_openapi_document_describes_the_avatar_routes(client):
     assert list(get["responses"]["200"]["content"]) == list(TYPES)
     for content in get["responses"]["200"]["content"].values():
         assert content["schema"] == {"type": "string", "format": "binary"}
-    assert {"304", "404"} <= set(get["responses"])
+    assert {"304", "404", "416"} <= set(get["responses"])
+    assert list(get["responses"]["206"]["content"]) == list(TYPES)
+    assert "Content-Range" in get["responses"]["206"]["headers"]
+    assert set(get["responses"]["200"]["headers"]) == {"ETag", "Cache-Control"}
     assert "/api/avatars/{fileName}" not in spec["paths"]
+
+
+def test_the_documented_base64_pattern_accepts_what_the_server_decodes(client, admin_headers):
+    """The spec's pattern for `data` and the service's decoder agree, sample by sample."""
+    import re
+
+    from schemas.avatars import BASE64_WITH_OPTIONAL_PREFIX
+    from wsserver.errors import Invalid
+    from wsserver.services.avatars import decode_data
+
+    pattern = re.compile(BASE64_WITH_OPTIONAL_PREFIX)
+    samples = [png_base64(), "data:image/png;base64," + png_base64(), "DATA:;BASE64,AAAA", "QQ==", "QUI=", "QUJD",
+               "", "data:image/png;base64,", "QQ", "QQ=", "QUJD\n", " QUJD", "QU JD", "QUJD====", "Q===", "é", "QUJD!", "QUJD=", "QUJD====", "QQ=A"]
+    for sample in samples:
+        try:
+            decode_data(sample, "image/png")
+            decoded = True
+        except Invalid:
+            decoded = False
+        assert bool(pattern.fullmatch(sample)) == decoded, sample
 
 
 def test_workspace_linking_another_workspaces_uploaded_avatar_keeps_the_file_alive(client, admin_headers, instance_path):

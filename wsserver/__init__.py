@@ -3,23 +3,13 @@
 `create_app()` is the one app factory: settings, logging, storage, hooks, blueprints, errors,
 rate limits and the docs page (README, "Architecture").
 """
+import copy
+
 from flask import Flask
 
 from .config import load_settings, request_body_limit
 from .http.json import JSONProvider
 from .instance import open_instance
-
-API_SPEC_OPTIONS = {
-    "info": {"description": "Workspaces, their members and roles, invites and avatars."},
-    "security": [{"bearerAuth": []}, {"basicAuth": []}],
-    "components": {
-        "securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Personal access token."},
-            "basicAuth": {"type": "http", "scheme": "basic"},
-        }
-    },
-}
-
 
 def create_app(config=None, *, open_storage=True):
     """The one app factory. `config` overrides settings (see wsserver.config).
@@ -34,7 +24,7 @@ def create_app(config=None, *, open_storage=True):
     from .ops.logs import configure_logging
     from .http.auth import identify_caller
     from .http.ratelimit import init_rate_limits
-    from .http.smorest import Api
+    from .http.smorest import SPEC_OPTIONS, Api
 
     settings, flask_options = load_settings(config)
     app = Flask("wsserver", instance_path=settings["INSTANCE_PATH"])
@@ -48,7 +38,9 @@ def create_app(config=None, *, open_storage=True):
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS=API_SPEC_OPTIONS,
+        # a copy per app: apispec merges what it built into these options (components), and a
+        # shared dict would carry one app's schemas into the next app's document
+        API_SPEC_OPTIONS=copy.deepcopy(SPEC_OPTIONS),
         MAX_CONTENT_LENGTH=request_body_limit(settings["AVATAR_MAX_BYTES"]),
     )
     app.config.update(flask_options)
@@ -64,7 +56,7 @@ def create_app(config=None, *, open_storage=True):
 
     install_request_hooks(app)
     api = Api(app)
-    register_blueprints(api)
+    register_blueprints(app, api)
     if settings["TEST_MODE"]:
         from .api import register_test_mode_blueprints
 

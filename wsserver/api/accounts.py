@@ -21,6 +21,7 @@ blp = Blueprint("accounts", __name__, description="Accounts, tokens and the call
 
 @blp.route("/token")
 class TokenResource(MethodView):
+    @blp.doc(operationId="createToken")
     @blp.public
     @blp.errors(400, 401, 413, 415, 429)
     @blp.arguments(TokenRequestSchema())
@@ -39,6 +40,7 @@ class TokenResource(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
+    @blp.doc(operationId="getMe")
     @blp.authenticated
     @blp.response(200, MeSchema)
     def get(self):
@@ -55,6 +57,7 @@ class Me(MethodView):
 
 @blp.route("/accounts")
 class Accounts(MethodView):
+    @blp.doc(operationId="listAccounts")
     @blp.authenticated
     @blp.errors(403)
     @blp.response(200, AccountSchema(many=True))
@@ -62,6 +65,12 @@ class Accounts(MethodView):
         """Every account (instance admins only)."""
         return accounts.list_accounts(current_account())
 
+    @blp.doc(
+        operationId="createAccount",
+        responses={201: {"links": {"DeleteAccount": {
+            "operationId": "deleteAccount", "parameters": {"account_id": "$response.body#/account/id"},
+        }}}},
+    )
     @blp.authenticated
     @blp.errors(400, 403, 409, 413, 415)
     @blp.arguments(AccountCreateSchema())
@@ -74,6 +83,7 @@ class Accounts(MethodView):
 
 @blp.route("/accounts/<string:account_id>")
 class AccountById(MethodView):
+    @blp.doc(operationId="deleteAccount")
     @blp.authenticated
     @blp.errors(403, 404, 409)
     @blp.response(200, EmptySchema)

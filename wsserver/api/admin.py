@@ -37,6 +37,7 @@ class RecordedRequestSchema(Schema):
 
 @blp.route("/reset")
 class Reset(MethodView):
+    @blp.doc(operationId="resetInstance")
     @blp.authenticated
     @blp.errors(403, 409)
     @blp.response(200, ResetSchema)
@@ -47,6 +48,7 @@ class Reset(MethodView):
 
 @blp.route("/requests")
 class Requests(MethodView):
+    @blp.doc(operationId="listRecordedRequests")
     @blp.authenticated
     @blp.errors(403)
     @blp.response(200, RecordedRequestSchema(many=True))

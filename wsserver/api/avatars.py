@@ -8,7 +8,7 @@ from schemas.avatars import AvatarUploadResultSchema, AvatarUploadSchema
 
 from ..http.auth import current_account
 from ..services import avatars
-from .common import Blueprint, request_body
+from .common import FULLNAME_IN_PATH, Blueprint, request_body
 
 blp = Blueprint("avatars", __name__, description="Workspace avatars: upload.")
 files_blp = Blueprint("avatar-files", __name__, description="Avatar image files (no credentials needed).")
@@ -34,8 +34,9 @@ def body_first_then_the_upload_slot(view):
     return wrapper
 
 
-@blp.route("/workspaces/<string:fullname>/avatar")
+@blp.route("/workspaces/<string:fullname>/avatar", parameters=[FULLNAME_IN_PATH])
 class WorkspaceAvatar(MethodView):
+    @blp.doc(operationId="uploadAvatar")
     @blp.authenticated
     @blp.errors(400, 403, 404, 413, 415)
     @body_first_then_the_upload_slot
@@ -53,20 +54,41 @@ class WorkspaceAvatar(MethodView):
         )
 
 
+FILE_HEADERS = {
+    "ETag": {"description": "The file's content hash, quoted.", "schema": {"type": "string"}},
+    "Cache-Control": {"description": CACHE_CONTROL, "schema": {"type": "string"}},
+}
+PARTIAL = {
+    "description": "The byte range asked for with Range.",
+    "content": {content_type: {"schema": BINARY} for content_type in avatars.CONTENT_TYPES},
+    "headers": {"Content-Range": {"description": "bytes first-last/size", "schema": {"type": "string"}}},
+}
+
+
+CONDITIONAL_HEADERS = [
+    {"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+     "description": "The ETag of a copy the client holds: 304 when it is still this file."},
+    {"in": "header", "name": "Range", "required": False, "schema": {"type": "string"},
+     "description": "One byte range (`bytes=first-last`): 206 with that part, 416 when it lies outside the file."},
+]
+
+
 def _document_image_content(func):
     """Document the 200 answer once per image content type."""
     first, *others = avatars.CONTENT_TYPES
     # The document lists the outermost decorator first: apply in reverse.
     for content_type in reversed(others):
         func = files_blp.alt_response(200, schema=BINARY, content_type=content_type, description="The image.")(func)
-    return files_blp.response(200, BINARY, content_type=first, description="The image.")(func)
+    return files_blp.response(200, BINARY, content_type=first, description="The image.", headers=FILE_HEADERS)(func)
 
 
 @files_blp.route("/avatars/<string:fileName>")
 class AvatarFile(MethodView):
+    @files_blp.doc(operationId="getAvatarFile")
     @files_blp.public
-    @files_blp.errors(404)
+    @files_blp.errors(404, 416)
     @files_blp.alt_response(304, description="Not modified (If-None-Match matched the ETag).")
+    @files_blp.doc(responses={206: PARTIAL}, parameters=CONDITIONAL_HEADERS)
     @_document_image_content
     def get(self, fileName):
         """An avatar image, with long-lived caching (names are content hashes)."""

@@ -8,7 +8,10 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from schemas.workspaces import FULLNAME_PATTERN
+
 from ..http.auth import auth
+from ..http.smorest import RATE_LIMITED
 
 
 def request_body(req):
@@ -41,6 +44,20 @@ class JSONParser(FlaskParser):
             raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from None
 
 
+# What any route may answer before it runs (http/hooks.py): a request target or header over the limits.
+EVERY_ROUTE_ERRORS = (414, 431)
+# The path's fullname, documented with the body's rules (PUT also answers 422 when the two differ).
+FULLNAME_IN_PATH = {
+    "in": "path",
+    "name": "fullname",
+    "description": "The workspace's fullname (kebab-case, 2-64 characters).",
+    "schema": {"type": "string", "minLength": 2, "maxLength": 64, "pattern": FULLNAME_PATTERN},
+}
+
+# Documented with their own response component (the error envelope plus headers).
+ERROR_RESPONSES = {429: RATE_LIMITED}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JSONParser()
 
@@ -49,15 +66,15 @@ class Blueprint(flask_smorest.Blueprint):
 
         def decorator(func):
             for status in statuses:
-                func = self.alt_response(status, response=HTTPStatus(status).name)(func)
+                func = self.alt_response(status, response=ERROR_RESPONSES.get(status, HTTPStatus(status).name))(func)
             return func
 
         return decorator
 
     def authenticated(self, func):
-        """Require credentials, and document the 401."""
-        return self.errors(401)(auth.login_required(func))
+        """Require credentials, and document the 401, the rate limit's 429 and what any route may answer."""
+        return self.errors(401, 429, *EVERY_ROUTE_ERRORS)(auth.login_required(func))
 
     def public(self, func):
-        """No credentials needed (overrides the document's global security)."""
-        return self.doc(security=[])(func)
+        """No credentials needed (overrides the document's global security); documents what any route may answer."""
+        return self.errors(*EVERY_ROUTE_ERRORS)(self.doc(security=[])(func))

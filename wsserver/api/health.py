@@ -13,6 +13,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness probes."
 
 @blp.route("/healthz")
 class Health(MethodView):
+    @blp.doc(operationId="checkHealth")
     @blp.public
     @blp.response(200, HealthSchema)
     def get(self):
@@ -22,6 +23,7 @@ class Health(MethodView):
 
 @blp.route("/readyz")
 class Ready(MethodView):
+    @blp.doc(operationId="checkReadiness")
     @blp.public
     @blp.response(200, ReadinessSchema)
     @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="A dependency is not ready; details name it.")

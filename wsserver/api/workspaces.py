@@ -9,13 +9,30 @@ from schemas.workspaces import WorkspacePutSchema, WorkspaceViewSchema, Workspac
 
 from ..http.auth import current_account
 from ..services import listing, workspaces
-from .common import Blueprint
+from .common import FULLNAME_IN_PATH, Blueprint
 
 blp = Blueprint("workspaces", __name__, description="Workspaces: list, get, upsert, delete.")
 
 
+# What a workspace in an answer leads to (OpenAPI links, for stateful clients and fuzzers).
+_ON_A_WORKSPACE = ("getWorkspace", "upsertWorkspace", "deleteWorkspace", "uploadAvatar", "listMembers", "joinWorkspace")
+
+
+def _links_to_workspace_operations(fullname):
+    """Links to every operation on one workspace, its name read at `fullname` (a runtime expression)."""
+    return {
+        operation_id[0].upper() + operation_id[1:]: {"operationId": operation_id, "parameters": {"fullname": fullname}}
+        for operation_id in _ON_A_WORKSPACE
+    }
+
+
+WORKSPACE_LINKS = _links_to_workspace_operations("$response.body#/fullname")
+FIRST_LISTED_LINKS = _links_to_workspace_operations("$response.body#/0/fullname")
+
+
 @blp.route("/workspaces")
 class Workspaces(MethodView):
+    @blp.doc(operationId="listWorkspaces", responses={200: {"links": FIRST_LISTED_LINKS}})
     @blp.authenticated
     @blp.errors(403)
     # webargs ignores unknown query parameters by default; the contract wants 422.
@@ -25,18 +42,27 @@ class Workspaces(MethodView):
         WorkspaceViewShortSchema(many=True),
         headers={
             "X-Total-Count": {"description": "Matches before paging.", "schema": {"type": "integer"}},
-            "Link": {"description": "RFC 8288 links: first, prev, next, last.", "schema": {"type": "string"}},
+            "Link": {
+                "description": "RFC 8288 links in the paging style of the request: `first` and `last` always, "
+                "`prev` when offset > 0, `next` when more matches follow.",
+                "schema": {"type": "string"},
+            },
         },
     )
     def get(self, query):
-        """The caller's workspaces (or all, for instance admins): filtered, searched, sorted, paged."""
+        """The caller's workspaces (or all, for instance admins): filtered, searched, sorted, paged.
+
+        Page with either `limit`/`offset` or `page`/`page_size`: both styles in one
+        request are a 422. `X-Total-Count` is the number of matches before paging.
+        """
         rows, total = listing.list_workspaces(current_account(), query)
         headers = {"X-Total-Count": str(total), "Link": paging_links(request.base_url, request.args, query, total)}
         return rows, 200, headers
 
 
-@blp.route("/workspaces/<string:fullname>")
+@blp.route("/workspaces/<string:fullname>", parameters=[FULLNAME_IN_PATH])
 class WorkspaceByName(MethodView):
+    @blp.doc(operationId="getWorkspace")
     @blp.authenticated
     @blp.errors(404)
     @blp.response(200, WorkspaceViewSchema)
@@ -44,16 +70,22 @@ class WorkspaceByName(MethodView):
         """One workspace; `invite` only for owners, admins and instance admins."""
         return workspaces.get_workspace(current_account(), fullname)
 
+    @blp.doc(operationId="upsertWorkspace", responses={200: {"links": WORKSPACE_LINKS}, 201: {"links": WORKSPACE_LINKS}})
     @blp.authenticated
     @blp.errors(400, 403, 409, 413, 415)
     @blp.arguments(WorkspacePutSchema())
     @blp.response(200, WorkspaceViewSchema, description="Updated.")
     @blp.alt_response(201, schema=WorkspaceViewSchema, description="Created; the caller is its owner.")
     def put(self, payload, fullname):
-        """Create or update a workspace (upsert)."""
+        """Create or update a workspace (upsert).
+
+        The body's `fullname` must equal the path's (422 otherwise). A field left out
+        keeps its stored value; `tags` and `labels` replace; `meta` keys merge.
+        """
         access, created = workspaces.upsert_workspace(current_account(), fullname, payload)
         return access, (201 if created else 200)
 
+    @blp.doc(operationId="deleteWorkspace")
     @blp.authenticated
     @blp.errors(403, 404)
     @blp.response(200, EmptySchema)

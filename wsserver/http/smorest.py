@@ -1,8 +1,102 @@
-"""flask-smorest's Api with wsserver's error envelope in the OpenAPI document."""
+"""flask-smorest's Api, and what the OpenAPI document says of the whole API.
+
+Operation ids, errors and links are declared on each route (api/*.py); this is
+the rest: the error envelope as the error schema, servers, licence, security,
+and the document's description (which says that /api is an alias of /api/v2,
+documented once).
+"""
 import flask_smorest
+from marshmallow import fields
 
 from schemas.common import ErrorEnvelopeSchema
+
+from ..permissions import LEVELS
+
+DESCRIPTION = """Workspaces, their members and roles, invites and avatars.
+
+Every operation under `/api/v2` answers identically under `/api` (an alias for
+newer clients of the same API); it is documented once, under `/api/v2`.
+Errors are `{"error": {"message", "details"}}` with the status of the table in
+each operation. Every operation may also answer `414` (request target over
+8,190 bytes) and `431` (a header line over 8,190 bytes, or over 100 headers),
+and, when rate limits are on, `429` with `Retry-After`."""
+
+SPEC_OPTIONS = {
+    "info": {
+        "description": DESCRIPTION,
+        "license": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"},
+    },
+    # relative: the server the document was read from
+    "servers": [{"url": "/", "description": "This server"}],
+    "security": [{"bearerAuth": []}, {"basicAuth": []}],
+    "components": {
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "Personal access token."},
+            "basicAuth": {"type": "http", "scheme": "basic"},
+        }
+    },
+}
+
+
+# Enums written once, as components; a field names its own with metadata={"component": name}.
+ENUM_COMPONENTS = {
+    "MemberLevel": {
+        "type": "string",
+        "enum": list(LEVELS),
+        "description": "A member's level, lowest to highest: user < developer < admin < owner.",
+    },
+}
+
+
+# The 429 of the rate limits (README, "Rate limits"), with the headers that say when to come back.
+RATE_LIMITED = "RATE_LIMITED"
+_RATE_HEADERS = {
+    "Retry-After": ("Seconds until the caller may try again.", "integer"),
+    "X-RateLimit-Limit": ("Requests allowed in the window.", "integer"),
+    "X-RateLimit-Remaining": ("Requests left in the window (0 here).", "integer"),
+    "X-RateLimit-Reset": ("When the window ends, in seconds since the Unix epoch.", "integer"),
+    "X-RateLimit-Window": ("The window's length in milliseconds.", "integer"),
+}
+
+
+def dict_lengths_as_properties(converter, field, ret, **kwargs):
+    """A length limit on a JSON object counts its keys: maxProperties, not maxLength."""
+    if isinstance(field, fields.Dict):
+        for length, properties in (("minLength", "minProperties"), ("maxLength", "maxProperties")):
+            if length in ret:
+                ret[properties] = ret.pop(length)
+    return {}
+
+
+def component_reference(converter, field, ret, **kwargs):
+    """A field with metadata {"component": name} is that component (its description kept beside the reference,
+    which OpenAPI 3.0 tools show and otherwise ignore)."""
+    name = field.metadata.get("component")
+    if name is None:
+        return {}
+    description = ret.get("description")
+    ret.clear()
+    reference = {"$ref": f"#/components/schemas/{name}"}
+    return {**reference, "description": description} if description else reference
 
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def init_app(self, app, *, spec_kwargs=None):
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        # flask-smorest's page metadata header, unused: wsserver pages with X-Total-Count and Link
+        self.spec.components.schemas.pop("PaginationMetadata", None)
+        for name, schema in ENUM_COMPONENTS.items():
+            self.spec.components.schema(name, schema)
+        self.spec.components.response(RATE_LIMITED, {
+            "description": "Too many requests: over the caller's budget, or a locked login.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+            "headers": {
+                name: {"description": description, "schema": {"type": kind}}
+                for name, (description, kind) in _RATE_HEADERS.items()
+            },
+        })
+        # apispec's public hook for field conversion; these run after its own
+        self.ma_plugin.converter.add_attribute_function(dict_lengths_as_properties)
+        self.ma_plugin.converter.add_attribute_function(component_reference)

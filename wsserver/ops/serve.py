@@ -18,6 +18,7 @@ import errno
 import fcntl
 import logging
 import os
+import signal
 import socket
 import sys
 
@@ -129,6 +130,10 @@ class Worker:
         from ..storage import db
         from ..storage.avatar_files import finish_pending_removals
 
+        # A terminal's Ctrl-C sends SIGINT to the master and every worker at once, and a worker that
+        # gets it beside the master's SIGTERM can hang in granian's shutdown (seen 6-9 times in 10):
+        # workers stop on the master's SIGTERM only.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             MPServer._spawn_wsgi_worker(*args, **kwargs)
         finally:

@@ -185,6 +185,9 @@ def decode_data(data, content_type):
             )
         data = data[prefix.end():]
     try:
+        # whole quanta, padding only in the last two places (binascii's strict mode lets "QUJD=" through)
+        if len(data) % 4 or data.find("=", 0, len(data) - 2) != -1:
+            raise ValueError("not padded base64")
         # straight from the text (no ASCII copy of it); non-ASCII text raises ValueError
         raw = binascii.a2b_base64(data, strict_mode=True)
     except ValueError:  # binascii.Error is one
