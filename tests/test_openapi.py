@@ -252,3 +252,24 @@ def test_redocly_recommended_rules_find_nothing(spec, tmp_path):
     assert result.returncode == 0, output
     assert "Your API description is valid" in output, output
     assert not re.search(r"^(error|warning) ", output, re.MULTILINE), output
+
+
+def test_rate_limit_headers_are_declared_where_they_are_sent(spec, client, admin_headers):
+    """The budget's headers on every answer of a limited operation, Retry-After on its 429."""
+    limited = 0
+    for method, path, operation in operations(spec):
+        responses = operation["responses"]
+        if "429" not in responses:
+            continue
+        limited += 1
+        assert "Retry-After" in resolve(spec, responses["429"])["headers"], f"{method.upper()} {path}"
+        for code, response in responses.items():
+            if code.startswith("2"):
+                headers = resolve(spec, response).get("headers", {})
+                assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(headers), \
+                    f"{method.upper()} {path} {code}"
+    assert limited == 14  # all but the health probes and the avatar files (exempt from the budget)
+    # and the server sends them (the test app has a rate limit)
+    answer = client.get("/api/v2/workspaces", headers=admin_headers)
+    assert answer.status_code == 200
+    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(answer.headers.keys())

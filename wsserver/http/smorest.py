@@ -6,6 +6,7 @@ and the document's description (which says that /api is an alias of /api/v2,
 documented once).
 """
 import flask_smorest
+from apispec import BasePlugin
 from marshmallow import fields
 
 from schemas.common import ErrorEnvelopeSchema
@@ -48,15 +49,30 @@ ENUM_COMPONENTS = {
 }
 
 
-# The 429 of the rate limits (README, "Rate limits"), with the headers that say when to come back.
+# The 429 of the rate limits (README, "Rate limits"), with the headers that say when to come back;
+# the X-RateLimit-* headers come on every other answer of a limited operation too (when limits are on).
 RATE_LIMITED = "RATE_LIMITED"
-_RATE_HEADERS = {
-    "Retry-After": ("Seconds until the caller may try again.", "integer"),
-    "X-RateLimit-Limit": ("Requests allowed in the window.", "integer"),
-    "X-RateLimit-Remaining": ("Requests left in the window (0 here).", "integer"),
-    "X-RateLimit-Reset": ("When the window ends, in seconds since the Unix epoch.", "integer"),
-    "X-RateLimit-Window": ("The window's length in milliseconds.", "integer"),
+RATE_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed in the window (when rate limits are on).",
+    "X-RateLimit-Remaining": "Requests left in the window.",
+    "X-RateLimit-Reset": "When the window ends, in seconds since the Unix epoch.",
+    "X-RateLimit-Window": "The window's length in milliseconds.",
 }
+RATE_HEADER_REFS = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_HEADERS}
+
+
+class RateHeadersOnLimitedAnswers(BasePlugin):
+    """apispec plugin: every 2xx answer of an operation that documents the rate limit's 429
+    declares the X-RateLimit-* headers."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            responses = operation.get("responses", {})
+            if "429" not in {str(code) for code in responses}:
+                continue
+            for code, response in responses.items():
+                if str(code).startswith("2") and isinstance(response, dict):
+                    response.setdefault("headers", {}).update(RATE_HEADER_REFS)
 
 
 def dict_lengths_as_properties(converter, field, ret, **kwargs):
@@ -84,17 +100,20 @@ class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorEnvelopeSchema
 
     def init_app(self, app, *, spec_kwargs=None):
+        spec_kwargs = {**(spec_kwargs or {}), "extra_plugins": [RateHeadersOnLimitedAnswers()]}
         super().init_app(app, spec_kwargs=spec_kwargs)
         # flask-smorest's page metadata header, unused: wsserver pages with X-Total-Count and Link
         self.spec.components.schemas.pop("PaginationMetadata", None)
         for name, schema in ENUM_COMPONENTS.items():
             self.spec.components.schema(name, schema)
+        for name, description in RATE_HEADERS.items():
+            self.spec.components.header(name, {"description": description, "schema": {"type": "integer"}})
         self.spec.components.response(RATE_LIMITED, {
             "description": "Too many requests: over the caller's budget, or a locked login.",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
             "headers": {
-                name: {"description": description, "schema": {"type": kind}}
-                for name, (description, kind) in _RATE_HEADERS.items()
+                "Retry-After": {"description": "Seconds until the caller may try again.", "schema": {"type": "integer"}},
+                **RATE_HEADER_REFS,
             },
         })
         # apispec's public hook for field conversion; these run after its own
