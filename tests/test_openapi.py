@@ -8,8 +8,9 @@ import subprocess
 import pytest
 from openapi_spec_validator import validate
 
-# Flask endpoints that are the documentation itself or static files, not API operations.
-UNDOCUMENTED_ENDPOINTS = re.compile(r"^(static|api-docs\..*|swagger_ui\..*)$")
+# Flask endpoints that are the documentation itself, the web page (/ui, and / sending there) or static
+# files, not API operations.
+UNDOCUMENTED_ENDPOINTS = re.compile(r"^(static|api-docs\..*|swagger_ui\..*|ui\..*|root)$")  # docs, the web page
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 ENVELOPE_REF = "#/components/schemas/ErrorEnvelope"
 

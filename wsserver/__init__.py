@@ -67,6 +67,9 @@ def create_app(config=None, *, open_storage=True):
     app.teardown_appcontext(release_connection)
     init_rate_limits(app, identify_caller)
     register_docs_page(app)
+    from .ui import register_ui
+
+    register_ui(app)  # /ui, unless WSSERVER_UI=false
 
     from .ops.cli import register_commands, register_seed_commands
 

@@ -169,6 +169,13 @@ def _storage_uri(value):
     return value
 
 
+def _secret_key(value):
+    text = _optional_text(value)
+    if text is not None and len(text) < 32:
+        raise ValueError("at least 32 characters")
+    return text
+
+
 def masked(url):
     """A URL with its password replaced by ***, for messages and logs."""
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url) if isinstance(url, str) else url
@@ -232,6 +239,12 @@ SETTINGS = (
     Setting("LOG_FORMAT", "text", _choice("text", "json"), "`text` or `json` (one JSON object a line)"),
     Setting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "level of wsserver's logs"),
     Setting("ACCESS_LOG", True, _boolean, "one log line per request"),
+    # The web page (README: "Web interface").
+    Setting("UI", True, _boolean, "serve the web page at /ui (`/` redirects there); false: 404"),
+    Setting("SECRET_KEY", None, _secret_key,
+            "key signing the web page's session cookies (32+ characters); empty: <instance>/secret-key, "
+            "made on first use with mode 0600 (give every node the same one)", secret=True),
+    Setting("SESSION_HOURS", 12, _int_between(1, 24 * 30), "hours a web page sign-in lasts"),
     # Test double (README: "Using wsserver as a test double").
     Setting("TEST_MODE", False, _boolean,
             "serve /__admin__/reset and /__admin__/requests; never in production"),
@@ -248,7 +261,7 @@ def _apply(values, name, raw, source):
     try:
         values[name] = setting.parse(raw)
     except ValueError as exc:
-        shown = masked(raw) if setting.secret else raw
+        shown = (masked(raw) if "://" in str(raw) else "***") if setting.secret else raw
         raise ConfigError(f"{ENV_PREFIX}{name} ({source}): {exc}, got {shown!r}") from None
 
 

@@ -22,12 +22,16 @@ from ..storage.db import DATABASE_FILE, engine_for
 from ..storage.disk import missing_folder
 from ..storage.avatar_files import AVATAR_FOLDER
 from ..testing.mode import STATE_FOLDER as TEST_MODE_FOLDER
+from ..ui.session import SECRET_KEY_FILE
 
 MANIFEST = "MANIFEST.json"
 FORMAT = "wsserver-backup/1"
 ATTEMPTS = 5
 # Files of an instance folder that are settings, not data: restore leaves them alone.
-NOT_DATA = {"config.py", ".gitkeep", "README.md", "ratelimit.sqlite3", "ratelimit.sqlite3-wal", "ratelimit.sqlite3-shm", TEST_MODE_FOLDER}
+# Not the instance's data: settings, counters, test mode's state, the web page's session key (a restore keeps
+# the folder's own, so its sessions stay valid).
+NOT_DATA = {"config.py", ".gitkeep", "README.md", "ratelimit.sqlite3", "ratelimit.sqlite3-wal", "ratelimit.sqlite3-shm",
+            TEST_MODE_FOLDER, SECRET_KEY_FILE}
 
 
 class BackupError(Exception):

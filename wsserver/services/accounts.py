@@ -95,6 +95,11 @@ def list_accounts(actor):
     return list(Account.select().order_by(Account.username, Account.id))
 
 
+def account_by_id(account_id):
+    """The account with this id, or None."""
+    return Account.get_or_none(Account.id == account_id)
+
+
 def find_account(username):
     account = Account.get_or_none(Account.username == username)
     if account is None:

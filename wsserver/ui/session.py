@@ -1,0 +1,88 @@
+"""Signing in to the web page: the session secret, the signed cookie, who is signed in, CSRF.
+
+The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when the
+request came over https), holding the account id and when it signed in; it
+lasts SESSION_HOURS. The signing key is WSSERVER_SECRET_KEY, else
+<instance>/secret-key, made on first use with mode 0600. Every form and
+every htmx request carries the CSRF token (flask-wtf), checked for every
+unsafe method of the web page only: the API authenticates each request with
+its own credentials and has no cookie to forge.
+"""
+import datetime
+import os
+import secrets
+
+from flask import request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
+
+from ..services import accounts
+
+SECRET_KEY_FILE = "secret-key"
+SIGNED_IN = "account"
+
+csrf = CSRFProtect()
+
+
+def secret_key(config):
+    """WSSERVER_SECRET_KEY, or the instance's own key file (made with mode 0600 when missing)."""
+    if config["SECRET_KEY"]:
+        return config["SECRET_KEY"]
+    os.makedirs(config["INSTANCE_PATH"], exist_ok=True)
+    path = os.path.join(config["INSTANCE_PATH"], SECRET_KEY_FILE)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, Secure whenever the request came over https, with the key
+    read (or made) on first use: creating the app touches nothing in the instance folder."""
+
+    def get_cookie_secure(self, app):
+        return request.is_secure
+
+    def get_signing_serializer(self, app):
+        if not app.secret_key:
+            app.secret_key = secret_key(app.config)
+        return super().get_signing_serializer(app)
+
+
+def configure_sessions(app):
+    app.config.update(
+        SESSION_COOKIE_NAME="wsserver_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=app.config["SESSION_HOURS"]),
+        SESSION_REFRESH_EACH_REQUEST=False,  # a sign-in lasts SESSION_HOURS from signing in, not from the last page
+        # the API's unsafe methods are not checked: the web page checks its own (ui/__init__.py)
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
+    app.session_interface = SessionCookies()
+    csrf.init_app(app)
+
+
+def sign_in(account):
+    session.clear()  # a new session (and CSRF token) for every sign-in
+    session.permanent = True
+    session[SIGNED_IN] = account.id
+
+
+def sign_out():
+    session.clear()
+
+
+def signed_in_account():
+    """The signed-in account, or None (never signed in, expired, or the account is gone)."""
+    account_id = session.get(SIGNED_IN)
+    if not isinstance(account_id, str):
+        return None
+    return accounts.account_by_id(account_id)
+
