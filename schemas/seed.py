@@ -47,11 +47,16 @@ class Timestamp(Text):
             raise ValidationError("Not an ISO 8601 date and time (e.g. 2024-05-01T12:00:00Z).") from None
 
 
-class SeedAccountSchema(Schema):
+class _SeedEntrySchema(Schema):
+    """An entry of a seed file: unknown keys refused, an id generated when left out."""
+
     class Meta:
         unknown = RAISE
 
     id = Text(validate=ID, metadata={"description": "Generated when left out."})
+
+
+class SeedAccountSchema(_SeedEntrySchema):
     username = Text(required=True, validate=USERNAME)
     nickname = Text(validate=NICKNAME_VALIDATOR, metadata={"description": "Default: username."})
     admin = StrictBoolean(metadata={"description": "Instance administrator (default false)."})
@@ -64,11 +69,7 @@ class SeedAccountSchema(Schema):
     createdAt = Timestamp()
 
 
-class SeedWorkspaceSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    id = Text(validate=ID, metadata={"description": "Generated when left out."})
+class SeedWorkspaceSchema(_SeedEntrySchema):
     fullname = Text(required=True, validate=FULLNAME)
     invite = Text(validate=INVITE, metadata={"description": "Generated when left out."})
     tags = fields.List(TAG, validate=[validate.Length(max=MAX_TAGS), distinct], metadata={"uniqueItems": True})
@@ -81,10 +82,7 @@ class SeedWorkspaceSchema(Schema):
     )
 
 
-class SeedMembershipSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class SeedMembershipSchema(_SeedEntrySchema):
     id = Text(validate=ID, metadata={"description": "ACL entry id; generated when left out."})
     workspace = Text(required=True, metadata={"description": "Fullname of a workspace of the file."})
     account = Text(required=True, metadata={"description": "Username of an account of the file."})
