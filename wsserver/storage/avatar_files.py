@@ -263,7 +263,7 @@ def _unsafe_name(name):
 def temporary_prefix():
     """The prefix of this node's temporary files: TEMPORARY_PREFIX and a tag of (host, instance folder).
 
-    One server runs per instance folder (serve.lock_instance), so whatever
+    One server runs per instance folder (ops/serve.py, lock_instance), so whatever
     carries this node's tag when it starts was left by its own crash.
     """
     node = f"{socket.gethostname()}:{current_app.config['INSTANCE_PATH']}"
