@@ -24,6 +24,10 @@ class WorkspaceAccess:
     def invite_visible(self):
         return allows(self.actor, Action.SEE_INVITE)
 
+    @property
+    def may_update(self):
+        return allows(self.actor, Action.UPDATE)
+
 
 def not_found_message(fullname):
     return f"Workspace '{fullname}' not found."

@@ -11,7 +11,7 @@ from schemas.workspaces import WorkspacePutSchema
 
 from ..errors import DomainError, Invalid, TooManyRequests
 from ..http.auth import password_login
-from ..permissions import LEVEL_NAMES, Action, allows
+from ..permissions import LEVEL_NAMES
 from ..services import accounts, listing, members, workspaces
 from .blueprint import blp
 from .session import sign_in as start_session
@@ -155,5 +155,5 @@ def workspace(fullname):
         "ui/workspace.html", account=account, access=access, entries=entries, problems=problems,
         form=request.form if problems else None, labels_text=labels_text, level_names=LEVEL_NAMES,
         level_name=LEVEL_NAMES.get(access.actor.level, "instance admin"),
-        can_edit=allows(access.actor, Action.UPDATE),
+        can_edit=access.may_update,
     ), status

@@ -20,6 +20,7 @@ from ..services import accounts
 
 SECRET_KEY_FILE = "secret-key"
 SIGNED_IN = "account"
+_SIGNED_IN_ACCOUNT = "wsserver.ui_account"
 
 csrf = CSRFProtect()
 
@@ -81,8 +82,10 @@ def sign_out():
 
 def signed_in_account():
     """The signed-in account, or None (never signed in, expired, or the account is gone)."""
-    account_id = session.get(SIGNED_IN)
-    if not isinstance(account_id, str):
-        return None
-    return accounts.account_by_id(account_id)
+    # looked up once per request (the page's guard and its view both ask); kept in the WSGI environ,
+    # which lives exactly as long as the request (flask.g can outlive one), as http/auth.py does
+    if _SIGNED_IN_ACCOUNT not in request.environ:
+        account_id = session.get(SIGNED_IN)
+        request.environ[_SIGNED_IN_ACCOUNT] = accounts.account_by_id(account_id) if isinstance(account_id, str) else None
+    return request.environ[_SIGNED_IN_ACCOUNT]
 
