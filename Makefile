@@ -1,7 +1,7 @@
 # Benchmarks (issue 8). The harness installs wrk (apt-get) and json-server (npm) itself.
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 
-.PHONY: bench bench-million bench-quick bench-profile fuzz soak
+.PHONY: bench bench-million bench-quick bench-profile fuzz soak screenshots
 
 # The long run: N = 1,000 and 100,000 workspaces, 2 s warm-up + 10 s per operation, 32 connections;
 # wsserver on SQLite and on PostgreSQL (127.0.0.1:5432, or WSSERVER_BENCH_POSTGRES_URL; left out when unreachable).
@@ -37,3 +37,7 @@ CRASH_KILLS ?= 25
 soak:
 	WSSERVER_SOAK_SECONDS=$(SOAK_SECONDS) WSSERVER_CRASH_KILLS=$(CRASH_KILLS) $(PYTHON) -m pytest -s -p no:cacheprovider tests/test_reliability.py
 	WSSERVER_SOAK_SECONDS=$(SOAK_SECONDS) WSSERVER_CRASH_KILLS=$(CRASH_KILLS) $(PYTHON) -m pytest -s -p no:cacheprovider --engine=postgresql tests/test_reliability.py tests/test_nodes.py
+
+# The web page's screenshots in the README (docs/screenshots/*.png), taken by its browser test in Chromium.
+screenshots:
+	WSSERVER_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_ui_browser.py

@@ -42,6 +42,19 @@ def capture_all_logs():
     yield CAPTURED_LOGS
     root.removeHandler(handler)
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def needs(missing, message):
+    """When something a test needs is `missing`: skip with one loud line outside CI, fail in CI
+    (which installs and starts everything the suite needs, so a gap there is a fault)."""
+    if not missing:
+        return
+    if IN_CI:
+        pytest.fail(f"{message}; CI must run it", pytrace=False)
+    pytest.skip(message)
+
+
 ADMIN_TOKEN = "wss_test-admin-token-0123456789abcdefghijklmnopqrstuv"
 API = "/api/v2"
 # High enough never to throttle a test, so the limiter still runs on every request.

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import LiveServer
+from conftest import LiveServer, needs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -63,13 +63,8 @@ def require_browser():
         import selenium  # noqa: F401
     except ImportError:
         missing.append("the selenium package (pip install -r requirements-dev.txt)")
-    if not missing:
-        return
-    message = (f"BROWSER TEST NOT RUN: {', '.join(missing)} missing "
-               f"(apt-get install -y chromium chromium-driver; .ci/run does it)")
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-        pytest.fail(f"{message}; CI must run it", pytrace=False)
-    pytest.skip(message)
+    needs(missing, f"BROWSER TEST NOT RUN: {', '.join(missing)} missing "
+                   f"(apt-get install -y chromium chromium-driver; .ci/run does it)")
 
 
 @pytest.fixture

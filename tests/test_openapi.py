@@ -8,6 +8,8 @@ import subprocess
 import pytest
 from openapi_spec_validator import validate
 
+from conftest import needs
+
 # Flask endpoints that are the documentation itself, the web page (/ui, and / sending there) or static
 # files, not API operations.
 UNDOCUMENTED_ENDPOINTS = re.compile(r"^(static|api-docs\..*|swagger_ui\..*|ui\..*|root)$")  # docs, the web page
@@ -231,12 +233,7 @@ REDOCLY = "@redocly/cli@2.77.0"  # pinned: a newer release may add rules
 
 def require_npx():
     """Skip (one line) outside CI when Node.js's npx is missing; fail in CI."""
-    if shutil.which("npx"):
-        return
-    message = "REDOCLY LINT NOT RUN: npx (Node.js) missing (apt-get install -y nodejs npm)"
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-        pytest.fail(f"{message}; CI must run it", pytrace=False)
-    pytest.skip(message)
+    needs(not shutil.which("npx"), "REDOCLY LINT NOT RUN: npx (Node.js) missing (apt-get install -y nodejs npm)")
 
 
 @pytest.mark.sqlite_only("the document does not depend on the engine: linted in the SQLite run")

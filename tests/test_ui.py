@@ -8,26 +8,9 @@ import stat
 import pytest
 
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT
+from ui_helpers import PASSWORD, csrf_token, field_errors, sign_in
 from wsserver import create_app
 from wsserver.storage.models import Workspace
-
-PASSWORD = "correct horse battery"
-
-
-def csrf_token(page):
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert found, page.get_data(as_text=True)[:500]
-    return found.group(1)
-
-
-def field_errors(page):
-    return re.findall(r'class="field-error">([^<]+)<', page.get_data(as_text=True))
-
-
-def sign_in(client, **credentials):
-    token = csrf_token(client.get("/ui/sign-in"))
-    return client.post("/ui/sign-in", data={"csrf_token": token, **credentials})
-
 
 @pytest.fixture
 def ada(accounts):

@@ -102,8 +102,19 @@ def _printable(text):
 def masked_query():
     if not request.query_string:
         return ""
-    pairs = parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
-    return "?" + urlencode([(name, "***" if _SECRET_PARAMETER.search(name) else value) for name, value in pairs])
+    return "?" + _masked(request.query_string.decode("latin-1"))
+
+
+def _masked(query):
+    """The query with the values of secret-looking names masked, also inside a value that is itself
+    a path with a query (the sign-in page's `next=/ui/join/<fullname>?invite=…`)."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(name, "***" if _SECRET_PARAMETER.search(name) else _masked_inside(value)) for name, value in pairs])
+
+
+def _masked_inside(value):
+    path, mark, query = value.partition("?")
+    return f"{path}?{_masked(query)}" if mark and "=" in query else value
 
 
 def finish_request(response):

@@ -137,11 +137,28 @@ def _malloc_trim():
 
 
 def upload_avatar(account, fullname, content_type, data, request_base_url):
-    """Check, re-encode and store an avatar; point the workspace's meta.avatar at it.
+    """Check, re-encode and store an avatar sent as base64 text; point the workspace's meta.avatar at it.
 
     `request_base_url` is the base URL the request came in on (used when
     PUBLIC_URL is not configured). Returns a StoredAvatar.
     """
+    return _upload(account, fullname, content_type, lambda: decode_data(data, content_type), request_base_url)
+
+
+def upload_avatar_file(account, fullname, content_type, read, request_base_url):
+    """The same as upload_avatar for a file sent as bytes (the web page's file picker): `read()`
+    returns them. The same checks, limits and errors; only the base64 decoding is skipped."""
+
+    def raw_bytes():
+        raw = read()
+        if not raw:
+            raise Invalid("The file is empty.", {"data": ["Must not be empty."]})
+        return raw
+
+    return _upload(account, fullname, content_type, raw_bytes, request_base_url)
+
+
+def _upload(account, fullname, content_type, raw_bytes, request_base_url):
     # Who may do this comes first: a non-member learns nothing, not even that the data is bad.
     workspaces.load_for(account, fullname, Action.UPLOAD_AVATAR)
     image_type = IMAGE_TYPES.get(content_type)
@@ -152,7 +169,7 @@ def upload_avatar(account, fullname, content_type, data, request_base_url):
         )
     limit = current_app.config["AVATAR_MAX_BYTES"]
     with upload_slot():  # (already taken by the API once the body was read); given back before storing
-        raw = decode_data(data, content_type)
+        raw = raw_bytes()
         if len(raw) > limit:
             raise TooLarge(
                 f"The avatar is {len(raw)} bytes; at most {limit} bytes are allowed.",

@@ -17,7 +17,7 @@ from ..ids import new_id, now_iso
 from ..storage.models import Account, AclEntry, Workspace
 from ..permissions import LEVELS, OWNER, USER, Action, may_change_level, may_remove_entry
 from ..storage import avatar_files
-from .workspaces import load, load_for, not_found_message
+from .workspaces import WorkspaceAccess, load, load_for, not_found_message
 
 # Both engines allow many more, but keep IN lists short and predictable.
 _CHUNK = 500
@@ -26,6 +26,16 @@ _CHUNK = 500
 def list_entries(account, fullname):
     """The workspace's entries with their accounts, owners first, then by join time."""
     workspace, _ = load_for(account, fullname, Action.READ)
+    return _entries_of(workspace)
+
+
+def workspace_with_entries(account, fullname):
+    """(WorkspaceAccess, entries): a workspace and its members as the caller sees them, one look-up."""
+    workspace, actor = load_for(account, fullname, Action.READ)
+    return WorkspaceAccess(workspace, actor), _entries_of(workspace)
+
+
+def _entries_of(workspace):
     return list(
         AclEntry.select(AclEntry, Account)
         .join(Account)
@@ -34,17 +44,26 @@ def list_entries(account, fullname):
     )
 
 
+def check_invite(account, fullname, invite, lock=False):
+    """(workspace, already a member?) if `invite` would let the caller join; NotFound or Forbidden
+    as redeeming it would answer. Changes nothing."""
+    workspace, actor = load(account, fullname, lock=lock)
+    if workspace is None:
+        raise NotFound(not_found_message(fullname))
+    if actor.is_member:
+        return workspace, True
+    if not invite or not hmac.compare_digest(invite.encode("utf-8"), workspace.invite.encode("utf-8")):
+        raise Forbidden("This invite token is not valid for this workspace.")
+    return workspace, False
+
+
 @retrying
 def redeem_invite(account, fullname, invite):
     """Join the workspace with level `user`; a member already in changes nothing."""
     with database.atomic():
-        workspace, actor = load(account, fullname, lock=True)
-        if workspace is None:
-            raise NotFound(not_found_message(fullname))
-        if actor.is_member:
+        workspace, member = check_invite(account, fullname, invite, lock=True)
+        if member:
             return False
-        if not invite or not hmac.compare_digest(invite.encode("utf-8"), workspace.invite.encode("utf-8")):
-            raise Forbidden("This invite token is not valid for this workspace.")
         AclEntry.create(
             id=new_id(), workspace=workspace.id, account=account.id, level=USER, created_at=now_iso(),
             workspace_fullname=workspace.fullname,
@@ -83,7 +102,8 @@ def change_level(account, fullname, entry_id, level_name):
 
 @retrying
 def remove_entry(account, fullname, entry_id):
-    """Remove a member. The sole member leaving deletes the workspace (and its avatar)."""
+    """Remove a member; True when it was the caller's own entry (they left). The sole member
+    leaving deletes the workspace (and its avatar)."""
     avatar_file = None
     with database.atomic():
         workspace, actor = load_for(account, fullname, Action.READ, lock=True)
@@ -103,6 +123,7 @@ def remove_entry(account, fullname, entry_id):
                 )
             entry.delete_instance()
     avatar_files.discard_files([avatar_file])
+    return entry.account_id == account.id
 
 
 def _chunks(items):

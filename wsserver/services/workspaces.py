@@ -9,7 +9,7 @@ from ..storage.db import PreparedSelect, database, lock_names, lock_rows, retryi
 from ..errors import Conflict, Invalid, NotFound
 from ..ids import new_id, new_secret, now_iso
 from ..storage.models import AclEntry, Workspace
-from ..permissions import OWNER, Action, Actor, allows, require
+from ..permissions import LEVELS, OWNER, Action, Actor, allows, may_change_level, may_remove_entry, require
 from ..storage import avatar_files
 
 
@@ -27,6 +27,21 @@ class WorkspaceAccess:
     @property
     def may_update(self):
         return allows(self.actor, Action.UPDATE)
+
+    @property
+    def may_upload_avatar(self):
+        return allows(self.actor, Action.UPLOAD_AVATAR)
+
+    @property
+    def may_delete(self):
+        return allows(self.actor, Action.DELETE)
+
+    def levels_settable(self, entry_level):
+        """The level names this caller may give a member now at `entry_level` (its own included)."""
+        return [name for name, rank in LEVELS.items() if may_change_level(self.actor, entry_level, rank)]
+
+    def may_remove(self, entry):
+        return may_remove_entry(self.actor, entry.level, entry.account_id == self.actor.account_id)
 
 
 def not_found_message(fullname):
@@ -73,8 +88,9 @@ def load_for(account, fullname, action, lock=False):
     return workspace, actor
 
 
-def get_workspace(account, fullname):
-    workspace, actor = load_for(account, fullname, Action.READ)
+def get_workspace(account, fullname, action=Action.READ):
+    """The workspace as the caller sees it, if they may do `action` (reading, by default)."""
+    workspace, actor = load_for(account, fullname, action)
     return WorkspaceAccess(workspace, actor)
 
 

@@ -1,25 +1,27 @@
-"""The pages of /ui. Each reads a form or query the way the API reads JSON (the same marshmallow
-schemas, so the same rules and messages) and calls the same services."""
+"""Signing in and out, my workspaces, a new workspace; the refusal and forgery pages every page
+shares. Each page reads a form or query the way the API reads JSON (the same marshmallow schemas,
+so the same rules and messages) and calls the same services."""
 from urllib.parse import urlsplit
 
-from flask import redirect, render_template, request, url_for
+from flask import redirect, request, url_for
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas.listing import ListQuerySchema
 from schemas.workspaces import WorkspacePutSchema
 
 from ..errors import DomainError, Invalid, TooManyRequests
 from ..http.auth import password_login
-from ..permissions import LEVEL_NAMES
-from ..services import accounts, listing, members, workspaces
-from .blueprint import blp
+from ..services import accounts, listing, workspaces
+from .blueprint import blp, render_page
 from .session import sign_in as start_session
 from .session import sign_out as end_session
 from .session import signed_in_account
 
 PAGE_SIZE = 20
-LIST_PARAMETERS = ("q", "tag", "sort", "page")
+LIST_PARAMETERS = ("q", "tag", "label", "sort", "page")
+REPEATED_PARAMETERS = ("tag", "label")
 
 
 @blp.errorhandler(CSRFError)
@@ -27,14 +29,19 @@ def forged(error):
     """A form not sent by this page (or from a session that has ended): 400, nothing changed."""
     message = ("This form was not sent by this page, or its session has ended: reload the page and try again. "
                "Nothing was changed.")
-    return render_template("ui/error.html", account=signed_in_account(), status=400, message=message), 400
+    return render_page("ui/error.html", 400, status=400, message=message)
 
 
 @blp.errorhandler(DomainError)
 def refused(error):
     """What a service refused, as a page (403, 404, 409, ...) with the API's own message."""
-    return render_template("ui/error.html", account=signed_in_account(), status=error.status,
-                           message=error.message), error.status
+    return render_page("ui/error.html", error.status, status=error.status, message=error.message)
+
+
+@blp.errorhandler(RequestEntityTooLarge)
+def too_large(error):
+    message = "The file is larger than this server accepts. Nothing was changed."
+    return render_page("ui/error.html", 413, status=413, message=message)
 
 
 def _local(target):
@@ -63,7 +70,7 @@ def sign_in():
             return redirect(_local(request.args.get("next")))
         problem = problem or "Wrong username, password or token."
         status = 429 if status == 429 else 401
-    return render_template("ui/sign_in.html", account=None, problem=problem), status
+    return render_page("ui/sign_in.html", status, problem=problem)
 
 
 @blp.route("/sign-out", methods=["POST"])
@@ -72,26 +79,33 @@ def sign_out():
     return redirect(url_for("ui.sign_in"))
 
 
-@blp.route("/", endpoint="workspaces")
-def my_workspaces():
-    """My workspaces: search as you type, tag filter, sort, pages of PAGE_SIZE."""
-    account = signed_in_account()
-    given = {name: request.args.getlist(name) if name == "tag" else request.args.get(name)
+def list_page(endpoint, every_workspace=False):
+    """A list of workspaces (the caller's, or every one for an instance admin): search as you type,
+    tag and label filters, sort, pages of PAGE_SIZE; the rows only for an htmx request."""
+    given = {name: request.args.getlist(name) if name in REPEATED_PARAMETERS else request.args.get(name)
              for name in LIST_PARAMETERS if request.args.get(name)}
+    arguments = {**given, "page_size": str(PAGE_SIZE)}
+    if every_workspace:
+        arguments["all"] = "true"
     try:
-        query = ListQuerySchema().load({**given, "page_size": str(PAGE_SIZE)})
-        rows, total = listing.list_workspaces(account, query)
+        query = ListQuerySchema().load(arguments)
+        rows, total = listing.list_workspaces(signed_in_account(), query)
         problems = {}
     except ValidationError as error:
-        rows, total, problems, query = [], 0, error.normalized_messages(), None
+        rows, total, problems = [], 0, error.normalized_messages()
     page = int(given.get("page") or 1) if not problems else 1
     pages = max(1, -(-total // PAGE_SIZE))
     template = "ui/_workspace_rows.html" if request.headers.get("HX-Request") else "ui/workspaces.html"
-    return render_template(template, account=account, rows=rows, total=total, given=given, page=page,
-                           pages=pages, problems=problems)
+    return render_page(template, rows=rows, total=total, given=given, page=page, pages=pages, problems=problems,
+                       list_endpoint=endpoint, every_workspace=every_workspace)
 
 
-def _form_payload(form, fullname):
+@blp.route("/", endpoint="workspaces")
+def my_workspaces():
+    return list_page("ui.workspaces")
+
+
+def form_payload(form, fullname):
     """The PUT body this form means (text fields as the API would get them)."""
     payload = {"fullname": fullname}
     if "title" in form:
@@ -110,11 +124,11 @@ def _form_payload(form, fullname):
     return payload
 
 
-def _save(fullname, form, create):
-    """Validate like PUT /workspaces/<fullname> and upsert; ({} or the messages per field, access)."""
+def save(fullname, payload):
+    """Validate `payload` like PUT /workspaces/<fullname> and upsert; ({} or the messages per field, access).
+    What the caller may not do at all (403, 404) is raised for the refusal page."""
     try:
-        payload = WorkspacePutSchema().load({**_form_payload(form, fullname), "createOnly": create})
-        access, _ = workspaces.upsert_workspace(signed_in_account(), fullname, payload)
+        access, _ = workspaces.upsert_workspace(signed_in_account(), fullname, WorkspacePutSchema().load(payload))
         return {}, access
     except ValidationError as error:
         return error.normalized_messages(), None
@@ -126,34 +140,20 @@ def _save(fullname, form, create):
         raise
 
 
+def save_form(fullname, form, create):
+    try:
+        payload = form_payload(form, fullname)
+    except ValidationError as error:
+        return error.normalized_messages(), None
+    return save(fullname, {**payload, "createOnly": create})
+
+
 @blp.route("/new", methods=["GET", "POST"])
 def new_workspace():
     problems, form = {}, request.form
     if request.method == "POST":
         fullname = form.get("fullname", "").strip()
-        problems, access = _save(fullname, form, create=True)
+        problems, access = save_form(fullname, form, create=True)
         if not problems:
             return redirect(url_for("ui.workspace", fullname=access.workspace.fullname))
-    return render_template("ui/new.html", account=signed_in_account(), problems=problems, form=form), \
-        (422 if problems else 200)
-
-
-@blp.route("/w/<fullname>", methods=["GET", "POST"])
-def workspace(fullname):
-    """One workspace: its fields (editable by owners and admins), the invite, the members."""
-    account = signed_in_account()
-    problems, status = {}, 200
-    if request.method == "POST":
-        problems, _ = _save(fullname, request.form, create=False)
-        if not problems:
-            return redirect(url_for("ui.workspace", fullname=fullname))
-        status = 422
-    access = workspaces.get_workspace(account, fullname)
-    entries = members.list_entries(account, fullname)
-    labels_text = "\n".join(f"{key}={value}" for key, value in access.workspace.labels.items())
-    return render_template(
-        "ui/workspace.html", account=account, access=access, entries=entries, problems=problems,
-        form=request.form if problems else None, labels_text=labels_text, level_names=LEVEL_NAMES,
-        level_name=LEVEL_NAMES.get(access.actor.level, "instance admin"),
-        can_edit=access.may_update,
-    ), status
+    return render_page("ui/new.html", 422 if problems else 200, problems=problems, form=form)
