@@ -50,6 +50,7 @@ def instance(tmp_path):
     return str(tmp_path / "instance")
 
 
+@pytest.mark.fresh_database
 def test_init_db_creates_the_database_and_is_idempotent(instance):
     first = flask_command(instance, "init-db")
     assert first.returncode == 0, first.stderr

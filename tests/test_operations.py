@@ -473,6 +473,7 @@ def test_sigterm_lets_an_in_flight_request_finish(instance_path):
 # --- single file -------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only("the built file serves its own SQLite instance (no WSSERVER_DATABASE_URL) in either run")
 def test_single_file_build_starts_and_answers(tmp_path):
     output = str(tmp_path / "wsserver")
     built = subprocess.run(["bash", "scripts/build-single-file.sh", output], cwd=ROOT, capture_output=True, text=True,

@@ -19,6 +19,10 @@ EXAMPLE = os.path.join(ROOT, "tests", "plugin_example")
 DETERMINISTIC = ("--wsserver-fixed-time", "2024-06-01T09:30:00Z", "--wsserver-id-seed", "42")
 EXAMPLE_TESTS = 5
 
+# Each example project runs its own pytest, whose wsserver gets no WSSERVER_* setting from this run:
+# it runs on its own SQLite instance in either run, so the PostgreSQL run would repeat it exactly.
+pytestmark = pytest.mark.sqlite_only("the example projects run wsserver on its own SQLite instance in either run")
+
 
 def outside_project(folder):
     """The example project in `folder`, its test module under a name pytest collects."""
