@@ -29,8 +29,18 @@ class MembershipSchema(Schema):
         return {"id": entry.id, "level": LEVEL_NAMES[entry.level], "workspace": entry.workspace}
 
 
+class OrganizationSchema(Schema):
+    id = fields.String(required=True, metadata={"format": "uuid"})
+    name = fields.String(required=True)
+
+
 class MeSchema(AccountSchema):
     memberships = fields.List(fields.Nested(MembershipSchema), required=True)
+    organization = fields.Nested(
+        OrganizationSchema, required=True,
+        metadata={"description": "The instance's default organization, which new workspaces join "
+                                 "(pinned with WSSERVER_DEFAULT_ORG_ID)."},
+    )
 
 
 class AccountCreateSchema(Schema):

@@ -165,6 +165,9 @@ class ListQuerySchema(Schema):
     all = TrueFalse(
         metadata={"description": "true: every workspace of the instance (instance admins only, else 403)."}
     )
+    include_archived = TrueFalse(
+        metadata={"description": "true: archived workspaces too (left out by default); `archivedAt` tells them apart."}
+    )
 
     @pre_load
     def refuse_repeated(self, data, **kwargs):
@@ -215,6 +218,7 @@ class ListQuerySchema(Schema):
             limit=limit,
             q=(data.get("q") or "").strip() or None,
             all=data.get("all", False),
+            include_archived=data.get("include_archived", False),
         )
 
 

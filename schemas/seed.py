@@ -14,11 +14,17 @@ from wsserver.ids import canonical_time, hash_secret
 
 from .accounts import NEW_PASSWORD_VALIDATOR, NICKNAME_VALIDATOR, USERNAME_VALIDATOR
 from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp, level_field
+from wsserver.fields import ORGANIZATION_NAME_LENGTH, VISIBILITIES
+
 from .workspaces import (
     FULLNAME_VALIDATORS, LABEL_KEY, LABEL_VALUE, MAX_LABELS, MAX_TAGS, TAG, MetaInputSchema, distinct,
 )
 
-SEED_FORMAT_VERSION = 1
+# 2 (schema version 5): organizations; a workspace's description, archivedAt, updatedBy, number, uuid,
+# organization, visibility, views and attributes; a membership's lastVisitAt. Version 1 files load as
+# they are (what they lack is generated or defaulted).
+SEED_FORMAT_VERSION = 2
+SEED_FORMAT_VERSIONS = (1, 2)
 
 
 def _whole(pattern, error):
@@ -69,6 +75,13 @@ class SeedAccountSchema(_SeedEntrySchema):
     createdAt = Timestamp()
 
 
+class SeedOrganizationSchema(_SeedEntrySchema):
+    id = fields.UUID(metadata={"description": "A UUID; generated when left out."})
+    name = Text(required=True, validate=validate.Length(*ORGANIZATION_NAME_LENGTH))
+    default = StrictBoolean(metadata={"description": "The instance's default organization (exactly one is)."})
+    createdAt = Timestamp()
+
+
 class SeedWorkspaceSchema(_SeedEntrySchema):
     fullname = Text(required=True, validate=FULLNAME)
     invite = Text(validate=INVITE, metadata={"description": "Generated when left out."})
@@ -80,6 +93,22 @@ class SeedWorkspaceSchema(_SeedEntrySchema):
     createdBy = Text(
         validate=USERNAME, metadata={"description": "Username of an account of the file (or an account id)."}
     )
+    updatedBy = Text(validate=USERNAME, metadata={"description": "Like createdBy. Default: createdBy."})
+    archivedAt = Timestamp(allow_none=True, metadata={"description": "Archived since then; null: not archived."})
+    number = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "The integer id other dialects show; default: one more than the largest so far."},
+    )
+    uuid = fields.UUID(metadata={"description": "The UUID other dialects show; generated when left out."})
+    organization = fields.UUID(
+        metadata={"description": "Id of an organization of the file; default: the default organization."}
+    )
+    visibility = Text(validate=validate.OneOf(VISIBILITIES), metadata={"description": "Default: PRIVATE."})
+    views = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**31 - 1))
+    attributes = fields.Dict(
+        keys=Text(validate=validate.Length(min=1, max=64)),
+        metadata={"description": "Other services' fields without a native meaning (app, project, ...), kept as given."},
+    )
 
 
 class SeedMembershipSchema(_SeedEntrySchema):
@@ -88,6 +117,7 @@ class SeedMembershipSchema(_SeedEntrySchema):
     account = Text(required=True, metadata={"description": "Username of an account of the file."})
     level = level_field(required=True)
     createdAt = Timestamp()
+    lastVisitAt = Timestamp(allow_none=True, metadata={"description": "When the member last opened the workspace."})
 
 
 def _first_seen(entries, key):
@@ -111,8 +141,10 @@ class SeedSchema(Schema):
         unknown = RAISE
 
     version = fields.Integer(
-        strict=True, validate=validate.Equal(SEED_FORMAT_VERSION), metadata={"description": "Format version: 1."}
+        strict=True, validate=validate.OneOf(SEED_FORMAT_VERSIONS),
+        metadata={"description": f"Format version: {SEED_FORMAT_VERSION} (version 1 files load too)."},
     )
+    organizations = fields.List(fields.Nested(SeedOrganizationSchema), load_default=list)
     accounts = fields.List(fields.Nested(SeedAccountSchema), load_default=list)
     workspaces = fields.List(fields.Nested(SeedWorkspaceSchema), load_default=list)
     memberships = fields.List(fields.Nested(SeedMembershipSchema), load_default=list)
@@ -135,6 +167,22 @@ class SeedSchema(Schema):
         accounts = data.get("accounts", [])
         workspaces = data.get("workspaces", [])
         memberships = data.get("memberships", [])
+        organizations = data.get("organizations", [])
+
+        defaults = [index for index, organization in enumerate(organizations) if organization.get("default")]
+        for index in defaults[1:]:
+            add(("organizations", index, "default"), f"organizations[{defaults[0]}] is already the default one.")
+        if organizations and not defaults:
+            add(("organizations", 0, "default"), "Mark one organization as the default one (default: true).")
+        organization_ids = {organization["id"] for organization in organizations if "id" in organization}
+        for index, value, first in _first_seen(organizations, "id")[1]:
+            add(("organizations", index, "id"), f"'{value}' is already the id of organizations[{first}].")
+        for field in ("number", "uuid"):
+            for index, value, first in _first_seen(workspaces, field)[1]:
+                add(("workspaces", index, field), f"'{value}' is already the {field} of workspaces[{first}].")
+        for index, workspace in enumerate(workspaces):
+            if "organization" in workspace and workspace["organization"] not in organization_ids:
+                add(("workspaces", index, "organization"), "No organization with this id in this file.")
 
         usernames, repeats = _first_seen(accounts, "username")
         for index, value, first in repeats:
@@ -183,7 +231,7 @@ class SeedSchema(Schema):
             raise ValidationError(errors)
 
 
-_SECTION_ORDER = {"version": 0, "accounts": 1, "workspaces": 2, "memberships": 3}
+_SECTION_ORDER = {"version": 0, "organizations": 1, "accounts": 2, "workspaces": 3, "memberships": 4}
 
 
 def _file_order(path):

@@ -1,6 +1,8 @@
 """Workspace views (WorkspaceView, WorkspaceViewShort) and the PUT payload."""
 from marshmallow import Schema, ValidationError, fields, validate
 
+from wsserver.fields import DESCRIPTION_MAX_LENGTH
+
 from .common import MULTILINE, StrictBoolean, Text, TextUrl, WholeStringRegexp
 
 FULLNAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -11,6 +13,7 @@ MAX_LABELS = 50
 class MetaSchema(Schema):
     # always in the answer, null when unset
     title = fields.String(required=True, allow_none=True)
+    description = fields.String(required=True, allow_none=True)
     avatar = fields.String(required=True, allow_none=True)
 
 
@@ -35,6 +38,10 @@ class WorkspaceViewShortSchema(_DumpedByView, Schema):
     tags = fields.List(fields.String(), required=True)
     labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     meta = fields.Nested(MetaSchema, required=True)
+    archivedAt = fields.String(
+        required=True, allow_none=True,
+        metadata={"format": "date-time", "description": "When it was archived; null when it is not."},
+    )
 
     @staticmethod
     def view(workspace):
@@ -67,12 +74,17 @@ def workspace_fields(workspace):
         "fullname": workspace.fullname,
         "tags": workspace.tags,
         "labels": workspace.labels,
-        "meta": {"title": workspace.title, "avatar": workspace.avatar},
+        "meta": {"title": workspace.title, "description": workspace.description, "avatar": workspace.avatar},
+        "archivedAt": workspace.archived_at,
     }
 
 
 class MetaInputSchema(Schema):
     title = Text(allow_none=True, validate=validate.Length(max=128))
+    description = Text(
+        allow_none=True, controls=MULTILINE, validate=validate.Length(max=DESCRIPTION_MAX_LENGTH),
+        metadata={"description": "Free text (line breaks and tabs allowed), or null to clear it."},
+    )
     avatar = TextUrl(
         allow_none=True,
         schemes={"http", "https"},

@@ -11,7 +11,7 @@ from conftest import ADMIN_TOKEN, API, assert_error, basic, bearer
 from wsserver import create_app
 from wsserver.storage.db import database, database_path, is_sqlite
 from wsserver.ids import TOKEN_PREFIX
-from wsserver.storage.models import Account, AclEntry, Token, Workspace
+from wsserver.storage.models import Account, AclEntry, Organization, Token, Workspace
 from wsserver.permissions import LEVELS
 
 # Harmless when the setting is unknown: extra keys pass through to Flask's config.
@@ -134,6 +134,8 @@ def test_me_shows_the_account_and_its_memberships_with_level_and_short_workspace
     own_entry = AclEntry.get((AclEntry.account == bob["id"]) & (AclEntry.level == LEVELS["owner"]))
     bobs_place = Workspace.get(Workspace.fullname == "bobs-place")
     carols_place = Workspace.get(Workspace.fullname == "carols-place")
+    organization = Organization.get(Organization.is_default == True)  # noqa: E712
+    assert bobs_place.organization_id == carols_place.organization_id == organization.id
     assert body == {
         "id": bob["id"],
         "username": "bob",
@@ -148,7 +150,8 @@ def test_me_shows_the_account_and_its_memberships_with_level_and_short_workspace
                     "fullname": "bobs-place",
                     "tags": ["t"],
                     "labels": {"k": "v"},
-                    "meta": {"title": "Bob's", "avatar": None},
+                    "meta": {"title": "Bob's", "description": None, "avatar": None},
+                    "archivedAt": None,
                 },
             },
             {
@@ -159,10 +162,12 @@ def test_me_shows_the_account_and_its_memberships_with_level_and_short_workspace
                     "fullname": "carols-place",
                     "tags": [],
                     "labels": {},
-                    "meta": {"title": None, "avatar": None},
+                    "meta": {"title": None, "description": None, "avatar": None},
+                    "archivedAt": None,
                 },
             },
         ],
+        "organization": {"id": organization.id, "name": "Default"},
     }
 
 

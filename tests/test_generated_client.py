@@ -402,6 +402,15 @@ def test_a_full_scenario_through_the_generated_client(server, generated):
     assert fullnames(run.ok(list_workspaces, 200, client=ada, q="bots")) == ["robotics"]
     assert fullnames(run.ok(list_workspaces, 200, client=ada, q="ml core")) == ["research"]
 
+    # -- archive: left out of lists unless include_archived; unarchive brings it back
+    archived = run.ok("archiveWorkspace", 200, "zeta-notes", client=ada)
+    assert type(archived) is models.WorkspaceView and archived.archived_at.tzinfo is not None  # a datetime
+    assert "zeta-notes" not in fullnames(run.ok(list_workspaces, 200, client=ada))
+    assert fullnames(run.ok(list_workspaces, 200, client=ada, include_archived=True)) == by_name
+    run.fails("archiveWorkspace", 404, "zeta-notes", client=bob)
+    assert run.ok("unarchiveWorkspace", 200, "zeta-notes", client=ada).archived_at is None
+    assert fullnames(run.ok(list_workspaces, 200, client=ada)) == by_name
+
     # -- avatar: upload (base64 JSON), download (the image's bytes)
     uploaded = run.ok("uploadAvatar", 200, "research", client=ada, body=models.AvatarUpload(
         filename="logo.png", content_type=models.AvatarUploadContentType("image/png"), data=png_base64("red", 8)))

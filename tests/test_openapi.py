@@ -180,6 +180,8 @@ OPERATION_IDS = {
     ("get", "/api/v2/workspaces/{fullname}"): "getWorkspace",
     ("put", "/api/v2/workspaces/{fullname}"): "upsertWorkspace",
     ("delete", "/api/v2/workspaces/{fullname}"): "deleteWorkspace",
+    ("post", "/api/v2/workspaces/{fullname}/archive"): "archiveWorkspace",
+    ("post", "/api/v2/workspaces/{fullname}/unarchive"): "unarchiveWorkspace",
     ("get", "/api/v2/workspaces/{fullname}/acl"): "listMembers",
     ("post", "/api/v2/workspaces/{fullname}/acl"): "joinWorkspace",
     ("put", "/api/v2/workspaces/{fullname}/acl/{entryId}"): "changeMemberLevel",
@@ -266,7 +268,7 @@ def test_rate_limit_headers_are_declared_where_they_are_sent(spec, client, admin
                 headers = resolve(spec, response).get("headers", {})
                 assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(headers), \
                     f"{method.upper()} {path} {code}"
-    assert limited == 14  # all but the health probes and the avatar files (exempt from the budget)
+    assert limited == 16  # all but the health probes and the avatar files (exempt from the budget)
     # and the server sends them (the test app has a rate limit)
     answer = client.get("/api/v2/workspaces", headers=admin_headers)
     assert answer.status_code == 200

@@ -57,6 +57,8 @@ def _call(client, world, route):
         "change_owner_level": lambda h: client.put(
             f"{API}/workspaces/{WS}/acl/{world['owner_entry']}", json={"level": "user"}, headers=h),
         "remove_owner": lambda h: client.delete(f"{API}/workspaces/{WS}/acl/{world['owner_entry']}", headers=h),
+        "archive_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/archive", headers=h),
+        "unarchive_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/unarchive", headers=h),
     }
     return calls[route]
 
@@ -78,6 +80,8 @@ MATRIX = {
     # the owner changing their own entry: they are the last owner, so 409 even for them
     "change_owner_level":     (409, 403, 403, 403, 404, 401, 409),
     "remove_owner":           (409, 403, 403, 403, 404, 401, 409),
+    "archive_workspace":      (200, 200, 403, 403, 404, 401, 200),
+    "unarchive_workspace":    (200, 200, 403, 403, 404, 401, 200),
 }
 
 CASES = [(route, role, statuses[index]) for route, statuses in MATRIX.items() for index, role in enumerate(ROLES)]

@@ -228,7 +228,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     ada_token = created["token"]
     assert status == 201
     assert workspace["fullname"] == "research" and workspace["tags"] == ["ml"]
-    assert workspace["labels"] == {"team": "core"} and workspace["meta"] == {"title": "Research", "avatar": None}
+    assert workspace["labels"] == {"team": "core"} and workspace["meta"] == {"title": "Research", "description": None, "avatar": None}
     assert workspace["createdBy"] == created["account"]["id"] and TOKEN.match(workspace["invite"])
     assert read == workspace
     assert [entry["fullname"] for entry in listed] == ["research"]

@@ -122,7 +122,7 @@ def test_seeded_accounts_tokens_passwords_and_workspaces_work_through_the_api(se
     research = client.get(f"{API}/workspaces/research", headers=bearer("alice-token-1")).get_json()
     assert research == {
         "id": "ws-research", "fullname": "research", "tags": ["ml", "nlp"], "labels": {"team": "core", "tier": "gold"},
-        "meta": {"title": "Research", "avatar": "https://example.com/r.png"},
+        "meta": {"title": "Research", "description": None, "avatar": "https://example.com/r.png"}, "archivedAt": None,
         "createdAt": "2024-02-01T00:00:00.000Z", "updatedAt": "2024-03-01T00:00:00.000Z", "createdBy": "acc-alice",
         "invite": "research-invite",
     }
@@ -138,7 +138,8 @@ def test_seeded_accounts_tokens_passwords_and_workspaces_work_through_the_api(se
 def test_export_then_seed_an_empty_instance_then_export_gives_the_same_json_file(seeded, tmp_path):
     first = export_text(seeded, tmp_path / "first.json")
     document = json.loads(first)
-    assert document["version"] == 1
+    assert document["version"] == 2  # version 1 files (as `seeded` is) load and export as version 2
+    assert [organization["default"] for organization in document["organizations"]] == [True]
     alice = next(account for account in document["accounts"] if account["username"] == "alice")
     assert alice["createdAt"] == "2024-01-02T01:04:05.000Z"
     assert alice["passwordHash"].count("$") == 2 and "password" not in alice and "tokens" not in alice
@@ -304,7 +305,7 @@ BAD_SEEDS = [
     ),
     pytest.param(["not", "a", "mapping"], "(file): Expected a mapping with accounts, workspaces and memberships.",
                  id="not-a-mapping"),
-    pytest.param({"version": 2}, "version: Must be equal to 1.", id="version"),
+    pytest.param({"version": 3}, "version: Must be one of: 1, 2.", id="version"),
 ]
 
 

@@ -10,8 +10,8 @@ from wsserver.permissions import LEVELS
 
 PREFIXES = [API, "/api"]
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-VIEW_FIELDS = {"id", "fullname", "tags", "labels", "meta", "createdAt", "updatedAt", "createdBy"}
-SHORT_FIELDS = {"id", "fullname", "tags", "labels", "meta"}
+VIEW_FIELDS = {"id", "fullname", "tags", "labels", "meta", "archivedAt", "createdAt", "updatedAt", "createdBy"}
+SHORT_FIELDS = {"id", "fullname", "tags", "labels", "meta", "archivedAt"}
 MEMBER_LEVELS = ["owner", "admin", "developer", "user"]
 
 
@@ -47,9 +47,10 @@ def view_of(workspace, with_invite):
         "fullname": workspace.fullname,
         "tags": workspace.tags,
         "labels": workspace.labels,
-        "meta": {"title": workspace.title, "avatar": workspace.avatar},
+        "meta": {"title": workspace.title, "description": workspace.description, "avatar": workspace.avatar},
         "createdAt": workspace.created_at,
         "updatedAt": workspace.updated_at,
+        "archivedAt": workspace.archived_at,
         "createdBy": workspace.created_by,
     }
     if with_invite:
@@ -75,7 +76,7 @@ def test_put_of_a_new_name_creates_it_201_and_the_caller_becomes_its_owner(clien
     workspace = stored("new-place")
     assert body == view_of(workspace, with_invite=True)
     assert body["tags"] == ["a", "b"] and body["labels"] == {"k": "v"}
-    assert body["meta"] == {"title": "New", "avatar": "https://example.com/a.png"}
+    assert body["meta"] == {"title": "New", "description": None, "avatar": "https://example.com/a.png"}
     assert body["createdBy"] == bob["id"]
     assert ISO_UTC.match(body["createdAt"]) and body["createdAt"] == body["updatedAt"]
     assert body["invite"]
@@ -86,7 +87,7 @@ def test_put_of_a_new_name_creates_it_201_and_the_caller_becomes_its_owner(clien
 def test_put_with_only_the_fullname_creates_empty_defaults(client, accounts):
     bob = accounts.create("bob")
     body = put(client, bob["headers"], "bare").get_json()
-    assert (body["tags"], body["labels"], body["meta"]) == ([], {}, {"title": None, "avatar": None})
+    assert (body["tags"], body["labels"], body["meta"]) == ([], {}, {"title": None, "description": None, "avatar": None})
 
 
 def test_instance_admin_creating_a_workspace_becomes_its_owner(client, admin_headers, prefix):
@@ -227,15 +228,15 @@ def test_put_with_empty_tags_and_labels_clears_them(client, team):
 def test_put_merges_meta_keys(client, team):
     put(client, team["owner"]["headers"], "team", meta={"avatar": "http://img.example/a.png"})
     body = put(client, team["owner"]["headers"], "team", meta={"title": "Renamed"}).get_json()
-    assert body["meta"] == {"title": "Renamed", "avatar": "http://img.example/a.png"}
+    assert body["meta"] == {"title": "Renamed", "description": None, "avatar": "http://img.example/a.png"}
 
 
 def test_put_with_a_null_meta_value_clears_that_key_only(client, team):
     put(client, team["owner"]["headers"], "team", meta={"avatar": "http://img.example/a.png"})
     body = put(client, team["owner"]["headers"], "team", meta={"title": None}).get_json()
-    assert body["meta"] == {"title": None, "avatar": "http://img.example/a.png"}
+    assert body["meta"] == {"title": None, "description": None, "avatar": "http://img.example/a.png"}
     body = put(client, team["owner"]["headers"], "team", meta={"avatar": None}).get_json()
-    assert body["meta"] == {"title": None, "avatar": None}
+    assert body["meta"] == {"title": None, "description": None, "avatar": None}
     assert (stored().title, stored().avatar) == (None, None)
 
 
@@ -425,7 +426,7 @@ def test_put_accepts_values_at_their_limits(client, team):
     fields = {
         "tags": [f"{i:02d}" + "t" * 62 for i in range(50)],
         "labels": {f"{i:02d}" + "k" * 62: "v" * 256 for i in range(50)},
-        "meta": {"title": "t" * 128, "avatar": "https://example.com/" + "a" * 100 + ".png"},
+        "meta": {"title": "t" * 128, "description": "d\t\n" * 341 + "d", "avatar": "https://example.com/" + "a" * 100 + ".png"},
     }
     response = put(client, team["owner"]["headers"], "team", **fields)
     assert response.status_code == 200
@@ -496,7 +497,7 @@ def test_list_shows_the_callers_workspaces_sorted_by_fullname_as_short_views(cli
     for item in body:
         workspace = stored(item["fullname"])
         assert item == {"id": workspace.id, "fullname": workspace.fullname, "tags": workspace.tags,
-                        "labels": workspace.labels, "meta": {"title": workspace.title, "avatar": workspace.avatar}}
+                        "labels": workspace.labels, "meta": {"title": workspace.title, "description": workspace.description, "avatar": workspace.avatar}, "archivedAt": None}
         assert set(item) == SHORT_FIELDS
 
 

@@ -142,6 +142,19 @@ def _optional_time(value):
     return None if value is None else canonical_time(value)
 
 
+def _optional_uuid(value):
+    """A UUID in its canonical lower-case text; empty: unset."""
+    import uuid
+
+    value = _optional_text(value)
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("expected a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6") from None
+
+
 def _optional_integer(value):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -210,6 +223,8 @@ SETTINGS = (
             "or redis://host:6379/0 (shared by every node)", secret=True),
     Setting("ADMIN_TOKEN", None, _optional_text,
             "token of the bootstrap instance admin `admin` (idempotent across restarts)"),
+    Setting("DEFAULT_ORG_ID", None, _optional_uuid,
+            "the id (a UUID) of the instance's default organization; empty: generated once"),
     Setting("RESERVED_NAMES", DEFAULT_RESERVED_NAMES, _name_list,
             "comma-separated workspace names nobody may create"),
     Setting("AVATAR_MAX_BYTES", 1024 * 1024, _int_between(1, 64 * 1024 * 1024),

@@ -1,4 +1,4 @@
-"""The limits of each account field, written once.
+"""The limits of each account field, and of the workspace fields every dialect shares, written once.
 
 The wire schemas (schemas/accounts.py, schemas/seed.py) validate with them;
 the accounts service checks them again for callers that bypass the schemas
@@ -13,3 +13,10 @@ USERNAME_PATTERN = re.compile(rf"[A-Za-z0-9_.-]{{1,{USERNAME_MAX_LENGTH}}}")
 USERNAME_RULE = f"1-{USERNAME_MAX_LENGTH} characters of A-Z, a-z, 0-9, '_', '.', '-'."
 PASSWORD_LENGTH = (8, 1024)  # (min, max) of a new password; a login accepts 1 to max
 NICKNAME_LENGTH = (1, 128)
+
+# Workspaces (schema version 5): what other services show and the native API did not have.
+DESCRIPTION_MAX_LENGTH = 1024
+VISIBILITIES = ("INTERNAL", "PRIVATE", "DEVELOPMENT", "PUBLIC")
+DEFAULT_VISIBILITY = "PRIVATE"
+ORGANIZATION_NAME_LENGTH = (1, 128)
+DEFAULT_ORGANIZATION_NAME = "Default"

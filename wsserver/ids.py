@@ -14,6 +14,7 @@ import base64
 import hashlib
 import secrets
 import threading
+import uuid
 from datetime import datetime, timezone
 
 TOKEN_PREFIX = "wss_"
@@ -84,6 +85,11 @@ def _random_bytes(size):
 def new_id():
     """An opaque 24-hex-character id."""
     return _random_bytes(12).hex()
+
+
+def new_uuid():
+    """A random (version 4) UUID as text: the workspace and organization ids other dialects show."""
+    return str(uuid.UUID(bytes=_random_bytes(16), version=4))
 
 
 def new_secret():

@@ -2,7 +2,7 @@
 the seed file, the bootstrap admin and test mode's baseline."""
 import os
 
-from .services import accounts
+from .services import accounts, organizations
 from .storage import db, migrations
 from .storage.avatar_files import avatar_folder_of, clean_temporary_files, remove_unreferenced_files
 
@@ -23,6 +23,7 @@ def open_instance(app):
 
         with app.app_context():
             fresh_token = load_seed_file_at_startup()  # with the admin rule, as `flask seed` does
+    organizations.ensure_default_organization(app.config["DEFAULT_ORG_ID"])
     fresh_token = accounts.ensure_bootstrap_admin(instance, app.config["ADMIN_TOKEN"]) or fresh_token
     if fresh_token:
         print(

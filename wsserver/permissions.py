@@ -21,6 +21,7 @@ class Action(Enum):
     READ = "read the workspace and its member list"
     SEE_INVITE = "see the invite token"
     UPDATE = "change the workspace"
+    ARCHIVE = "archive or unarchive the workspace"
     UPLOAD_AVATAR = "upload an avatar"
     DELETE = "delete the workspace"
 
@@ -30,6 +31,7 @@ MINIMUM_LEVEL = {
     Action.READ: LEVELS["user"],
     Action.SEE_INVITE: ADMIN,
     Action.UPDATE: ADMIN,
+    Action.ARCHIVE: ADMIN,
     Action.UPLOAD_AVATAR: ADMIN,
     Action.DELETE: OWNER,
 }

@@ -43,3 +43,4 @@ class ListQuery:
     limit: int = DEFAULT_LIMIT
     q: str | None = None
     all: bool = False  # every workspace of the instance, not only the caller's
+    include_archived: bool = False  # archived workspaces too (left out by default)

@@ -13,7 +13,7 @@ from schemas.common import EmptySchema
 
 from ..errors import error_response
 from ..http.auth import current_account, password_login
-from ..services import accounts
+from ..services import accounts, organizations
 from .common import Blueprint
 
 blp = Blueprint("accounts", __name__, description="Accounts, tokens and the caller's own profile.")
@@ -52,6 +52,7 @@ class Me(MethodView):
             "nickname": account.nickname,
             "admin": account.admin,
             "memberships": accounts.memberships_of(account),
+            "organization": organizations.default_organization(),
         }
 
 

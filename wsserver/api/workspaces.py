@@ -15,7 +15,10 @@ blp = Blueprint("workspaces", __name__, description="Workspaces: list, get, upse
 
 
 # What a workspace in an answer leads to (OpenAPI links, for stateful clients and fuzzers).
-_ON_A_WORKSPACE = ("getWorkspace", "upsertWorkspace", "deleteWorkspace", "uploadAvatar", "listMembers", "joinWorkspace")
+_ON_A_WORKSPACE = (
+    "getWorkspace", "upsertWorkspace", "deleteWorkspace", "uploadAvatar", "listMembers", "joinWorkspace",
+    "archiveWorkspace", "unarchiveWorkspace",
+)
 
 
 def _links_to_workspace_operations(fullname):
@@ -93,3 +96,26 @@ class WorkspaceByName(MethodView):
         """Delete a workspace with its members and avatar (owners and instance admins)."""
         workspaces.delete_workspace(current_account(), fullname)
         return {}
+
+
+@blp.route("/workspaces/<string:fullname>/archive", parameters=[FULLNAME_IN_PATH])
+class ArchiveWorkspace(MethodView):
+    @blp.doc(operationId="archiveWorkspace")
+    @blp.authenticated
+    @blp.errors(403, 404)
+    @blp.response(200, WorkspaceViewSchema, description="Archived (or already archived: unchanged).")
+    def post(self, fullname):
+        """Archive a workspace (owners, admins, instance admins): lists leave it out unless
+        `include_archived=true`; it is read, changed and joined as before."""
+        return workspaces.set_archived(current_account(), fullname, True)
+
+
+@blp.route("/workspaces/<string:fullname>/unarchive", parameters=[FULLNAME_IN_PATH])
+class UnarchiveWorkspace(MethodView):
+    @blp.doc(operationId="unarchiveWorkspace")
+    @blp.authenticated
+    @blp.errors(403, 404)
+    @blp.response(200, WorkspaceViewSchema, description="Unarchived (or not archived: unchanged).")
+    def post(self, fullname):
+        """Unarchive a workspace (owners, admins, instance admins)."""
+        return workspaces.set_archived(current_account(), fullname, False)

@@ -231,7 +231,7 @@ def _store(account, fullname, file_name, content, url):
             previous = workspace.avatar_file
             linking = True
             link(temporary, file_name)
-            changes = {"avatar": url, "avatar_file": file_name, "updated_at": now_iso()}
+            changes = {"avatar": url, "avatar_file": file_name, "updated_at": now_iso(), "updated_by": account.id}
             Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
             for field, value in changes.items():
                 setattr(workspace, field, value)

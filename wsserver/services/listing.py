@@ -60,7 +60,7 @@ def _prepared_listing(account_id, stored):
     """
     filters = stored.filters
     present = tuple(getattr(filters, name) is not None for name in _OPTIONAL_FILTERS)
-    shape = (stored.all, stored.sort, len(filters.tags), len(filters.labels), present)
+    shape = (stored.all, stored.include_archived, stored.sort, len(filters.tags), len(filters.labels), present)
     prepared = _PREPARED.get(shape)
     if prepared is None:
         arity = 3 + len(filters.tags) + 2 * len(filters.labels) + sum(present)
@@ -84,14 +84,14 @@ def _values(account_id, stored):
 
 def _template(shape, markers):
     """(account id, query) of this shape with the markers where _values takes the values from."""
-    all_flag, sort, tag_count, label_count, present = shape
+    all_flag, include_archived, sort, tag_count, label_count, present = shape
     taken = iter(markers)
     account_id, offset, limit = next(taken), next(taken), next(taken)
     tags = tuple(next(taken) for _ in range(tag_count))
     labels = tuple((next(taken), next(taken)) for _ in range(label_count))
     optional = {name: next(taken) if given else None for name, given in zip(_OPTIONAL_FILTERS, present)}
     query = ListQuery(filters=Filters(tags=tags, labels=labels, **optional), sort=sort, offset=offset, limit=limit,
-                      all=all_flag)
+                      all=all_flag, include_archived=include_archived)
     return account_id, query
 
 
@@ -118,7 +118,7 @@ def _queries(account_id, stored, match=None, ranking=()):
 
 def _search_within(account_id, query):
     """The ids misspellings are looked for among: what the query may see, filtered; None for all."""
-    if not query.all or query.filters != Filters():
+    if not query.all or query.filters != Filters() or not query.include_archived:
         return _visible(account_id, query).select(Workspace.id)
     return None
 
@@ -139,6 +139,9 @@ def _page_and_count_by_name(account_id, query):
     number of memberships; the count from the caller's entries alone."""
     descending = bool(query.sort) and query.sort[0].descending
     members = AclEntry.select(AclEntry.workspace).where(AclEntry.account == account_id)
+    if not query.include_archived:
+        # per entry, the workspace row by its primary key: the walk stays in the index's order
+        members = members.join(Workspace, on=(Workspace.id == AclEntry.workspace)).where(Workspace.archived_at.is_null())
     if query.filters.level is not None:
         members = members.where(AclEntry.level >= query.filters.level)
     order = (AclEntry.workspace_fullname, AclEntry.workspace)
@@ -176,6 +179,8 @@ def _visible(account_id, query):
     """Workspaces the query may see, with its filters applied (values as _with_stored_values gives them)."""
     selected = Workspace.select()
     filters = query.filters
+    if not query.include_archived:
+        selected = selected.where(Workspace.archived_at.is_null())
     if not query.all or filters.level is not None:
         # through the (account, workspace) index of AclEntry
         selected = selected.join(

@@ -2,15 +2,17 @@
 from dataclasses import dataclass
 
 from flask import current_app
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from ..storage import index
 from ..storage.db import PreparedSelect, database, lock_names, lock_rows, retrying
 from ..errors import Conflict, Invalid, NotFound
-from ..ids import new_id, new_secret, now_iso
+from ..fields import DEFAULT_VISIBILITY
+from ..ids import new_id, new_secret, new_uuid, now_iso
 from ..storage.models import AclEntry, Workspace
 from ..permissions import LEVELS, OWNER, Action, Actor, allows, may_change_level, may_remove_entry, require
 from ..storage import avatar_files
+from . import organizations
 
 
 @dataclass
@@ -124,17 +126,26 @@ def upsert_workspace(account, fullname, payload):
             if payload.get("createOnly"):
                 raise Conflict(f"Workspace '{fullname}' already exists (createOnly).", {"fullname": ["already exists"]})
             require(actor, Action.UPDATE, not_found_message(fullname))
-            stale_file = _update(workspace, payload)
+            stale_file = _update(account, workspace, payload)
             created = False
     if stale_file:
         avatar_files.discard_files([stale_file])
     return WorkspaceAccess(workspace, actor), created
 
 
+# Numbers are handed out one at a time: the next is one more than the largest, under this lock.
+NUMBER_LOCK = "workspace-number"
+
+
+def _next_number():
+    largest = Workspace.select(fn.MAX(Workspace.number)).scalar()
+    return (largest or 0) + 1
+
+
 def _create(account, fullname, payload):
     now = now_iso()
     meta = payload.get("meta") or {}
-    lock_names([avatar_files.stored_file_of_url(meta.get("avatar"))])
+    lock_names([NUMBER_LOCK, avatar_files.stored_file_of_url(meta.get("avatar"))])
     workspace = Workspace.create(
         id=new_id(),
         fullname=fullname,
@@ -142,11 +153,19 @@ def _create(account, fullname, payload):
         tags=payload.get("tags", []),
         labels=payload.get("labels", {}),
         title=meta.get("title"),
+        description=meta.get("description"),
         avatar=meta.get("avatar"),
         avatar_file=avatar_files.stored_file_of_url(meta.get("avatar")),
         created_at=now,
         updated_at=now,
         created_by=account.id,
+        updated_by=account.id,
+        number=_next_number(),
+        uuid=new_uuid(),
+        organization_id=organizations.default_organization().id,
+        visibility=DEFAULT_VISIBILITY,
+        views=0,
+        attributes={},
     )
     AclEntry.create(
         id=new_id(), workspace=workspace, account=account.id, level=OWNER, created_at=now, workspace_fullname=fullname
@@ -155,7 +174,7 @@ def _create(account, fullname, payload):
     return workspace
 
 
-def _update(workspace, payload):
+def _update(account, workspace, payload):
     """Apply the PUT merge rules; return an uploaded avatar file no longer referenced."""
     changes = {}
     if "tags" in payload and payload["tags"] != workspace.tags:
@@ -163,8 +182,9 @@ def _update(workspace, payload):
     if "labels" in payload and payload["labels"] != workspace.labels:
         changes["labels"] = payload["labels"]
     meta = payload.get("meta") or {}
-    if "title" in meta and meta["title"] != workspace.title:
-        changes["title"] = meta["title"]
+    for field in ("title", "description"):
+        if field in meta and meta[field] != getattr(workspace, field):
+            changes[field] = meta[field]
     stale_file = None
     if "avatar" in meta and meta["avatar"] != workspace.avatar:
         changes["avatar"] = meta["avatar"]
@@ -176,7 +196,7 @@ def _update(workspace, payload):
         changes["invite"] = new_secret()
     if not changes:
         return None
-    changes["updated_at"] = now_iso()
+    changes.update(updated_at=now_iso(), updated_by=account.id)
     Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
     for field, value in changes.items():
         setattr(workspace, field, value)
@@ -193,3 +213,18 @@ def delete_workspace(account, fullname):
         index.forget([workspace.id])
         workspace.delete_instance()  # ACL entries, tags and labels go by ON DELETE CASCADE
     avatar_files.discard_files([avatar_file])
+
+
+@retrying
+def set_archived(account, fullname, archived):
+    """Archive (hidden from lists unless asked for) or unarchive; owners, admins, instance admins.
+    Archiving an archived workspace keeps its first archivedAt."""
+    with database.atomic():
+        workspace, actor = load_for(account, fullname, Action.ARCHIVE, lock=True)
+        if (workspace.archived_at is not None) != archived:
+            now = now_iso()
+            changes = {"archived_at": now if archived else None, "updated_at": now, "updated_by": account.id}
+            Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
+            for field, value in changes.items():
+                setattr(workspace, field, value)
+    return WorkspaceAccess(workspace, actor)

@@ -18,6 +18,9 @@ from .models import Workspace, WorkspaceLabel, WorkspaceTag
 _BATCH = 500
 
 
+INDEXED_COLUMNS = (Workspace.id, Workspace.fullname, Workspace.title, Workspace.tags, Workspace.labels)
+
+
 def search_document(fullname, title, tags, labels):
     parts = [fullname, title or "", *tags, *labels.values()]
     return "\n".join(part.lower() for part in parts if part)
@@ -68,7 +71,8 @@ def rebuild():
     clear()
     last = ""
     while True:
-        batch = list(Workspace.select().where(Workspace.id > last).order_by(Workspace.id).limit(_BATCH))
+        # only the indexed columns: an upgrade runs this before later versions add theirs
+        batch = list(Workspace.select(*INDEXED_COLUMNS).where(Workspace.id > last).order_by(Workspace.id).limit(_BATCH))
         if not batch:
             return
         write(batch, fresh=True)

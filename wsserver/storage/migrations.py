@@ -12,13 +12,16 @@
 To change the schema: change the models, add UPGRADES[CURRENT_VERSION + 1]
 that brings an old database to the new shape, and bump CURRENT_VERSION.
 """
+from peewee import chunked
 from playhouse.migrate import migrate as apply_operations
 
+from ..fields import DEFAULT_ORGANIZATION_NAME, DEFAULT_VISIBILITY
+from ..ids import new_uuid, now_iso
 from . import index
 from .db import database, engine
-from .models import MODELS, AclEntry, SchemaVersion, WorkspaceLabel, WorkspaceTag
+from .models import MODELS, AclEntry, Organization, SchemaVersion, Workspace, WorkspaceLabel, WorkspaceTag
 
-CURRENT_VERSION = 4
+CURRENT_VERSION = 5
 
 # Sort orders of GET /workspaces that an index serves (ties broken by id).
 LISTING_INDEXES = (
@@ -74,20 +77,70 @@ def upgrade_index_in_code(migrator):
     index.rebuild()
 
 
+# Version 5's new workspace columns (all nullable in the table: SQLite cannot add NOT NULL to a table
+# with rows without rebuilding it, which would cascade to its members).
+FLAVOR_COLUMNS = (
+    "description", "updated_by", "archived_at", "deleted_at", "number", "uuid", "organization_id", "visibility",
+    "views", "attributes",
+)
+
+
+def ensure_an_organization(database):
+    """The default organization, made when the database has none; its id."""
+    default = Organization.select(Organization.id).where(Organization.is_default == True).first()  # noqa: E712
+    if default is not None:
+        return default.id
+    return Organization.create(
+        id=new_uuid(), name=DEFAULT_ORGANIZATION_NAME, is_default=True, created_at=now_iso()
+    ).id
+
+
+def upgrade_flavor_fields(migrator):
+    """Version 5: organizations (one default) and what other dialects show of a workspace: description,
+    updated_by, archived/deleted times, an integer number and a UUID, the organization, visibility,
+    views and other services' attributes; a member's last visit. Existing rows are filled."""
+    database = migrator.database
+    database.create_tables([Organization])
+    present = {column.name for column in database.get_columns("workspace")}
+    operations = [migrator.add_column("workspace", name, getattr(Workspace, name))
+                  for name in FLAVOR_COLUMNS if name not in present]
+    if "last_visit_at" not in {column.name for column in database.get_columns("acl_entry")}:
+        operations.append(migrator.add_column("acl_entry", "last_visit_at", AclEntry.last_visit_at))
+    apply_operations(*operations)
+    Workspace._schema.create_indexes(safe=True)
+    organization_id = ensure_an_organization(database)
+    database.execute_sql(
+        "UPDATE workspace SET number = (SELECT ranked.position FROM (SELECT id, ROW_NUMBER() OVER "
+        "(ORDER BY created_at, id) AS position FROM workspace) AS ranked WHERE ranked.id = workspace.id) "
+        "WHERE number IS NULL"
+    )
+    Workspace.update(
+        organization_id=organization_id, visibility=DEFAULT_VISIBILITY, views=0, attributes={},
+        updated_by=Workspace.created_by,
+    ).where(Workspace.organization_id.is_null()).execute()
+    missing = [row.id for row in Workspace.select(Workspace.id).where(Workspace.uuid.is_null()).order_by(Workspace.id)]
+    for batch in chunked(missing, 500):
+        for workspace_id in batch:
+            Workspace.update(uuid=new_uuid()).where(Workspace.id == workspace_id).execute()
+
+
 # version -> function(migrator) bringing a database from version - 1 to version
 UPGRADES = {
     2: lambda migrator: install_listing(migrator.database),
     3: upgrade_member_order,
     4: upgrade_index_in_code,
+    5: upgrade_flavor_fields,
 }
 
 
 def create_schema(database):
-    """A brand-new database: every table, index and the engine's search index, as they are now."""
+    """A brand-new database: every table, index and the engine's search index, as they are now,
+    and the default organization."""
     database.create_tables(MODELS)
     for statement in LISTING_INDEXES:
         database.execute_sql(statement)
     engine().install_search(database)
+    ensure_an_organization(database)
 
 
 class SchemaTooNew(RuntimeError):

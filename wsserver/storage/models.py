@@ -52,6 +52,15 @@ class Token(BaseModel):
     created_at = CharField(max_length=32)
 
 
+class Organization(BaseModel):
+    """An organization: every instance has one default (is_default), which new workspaces join."""
+
+    id = CharField(primary_key=True, max_length=36)  # a UUID (ids.new_uuid)
+    name = CharField(max_length=128)
+    is_default = BooleanField(default=False)
+    created_at = CharField(max_length=32)
+
+
 class Workspace(BaseModel):
     id = CharField(primary_key=True, max_length=32)
     fullname = CharField(max_length=64, unique=True)
@@ -59,13 +68,27 @@ class Workspace(BaseModel):
     tags = JSONTextField(default=list)
     labels = JSONTextField(default=dict)
     title = CharField(max_length=128, null=True)
+    description = TextField(null=True)
     avatar = TextField(null=True)
     # Name of the uploaded file under <instance>/avatars/ that `avatar` points at, if any.
     avatar_file = CharField(max_length=128, null=True, index=True)
     created_at = CharField(max_length=32, index=True)
     updated_at = CharField(max_length=32, index=True)
-    # An account id, kept as text: the workspace outlives the account that made it.
+    # Account ids, kept as text: the workspace outlives the accounts that made and changed it.
     created_by = CharField(max_length=32, index=True)
+    updated_by = CharField(max_length=32, null=True)
+    archived_at = CharField(max_length=32, null=True, index=True)  # archived since then (hidden from lists by default)
+    deleted_at = CharField(max_length=32, null=True, index=True)  # in the trash since then
+    # The same workspace in other dialects' id types (schema version 5): written at creation, never
+    # changed. Null only in the database's own terms (an upgraded table cannot add NOT NULL on SQLite).
+    number = IntegerField(null=True, unique=True)  # a small integer, 1, 2, 3, ... in creation order
+    uuid = CharField(max_length=36, null=True, unique=True)
+    organization_id = CharField(max_length=36, null=True, index=True)  # Organization.id, as text
+    visibility = CharField(max_length=16, null=True, default="PRIVATE")  # fields.VISIBILITIES
+    views = IntegerField(null=True, default=0)
+    # What other services show and the native API has no word for (app, project, bounding_box,
+    # ml_enabled, domain_name, ...): one JSON object, kept as given.
+    attributes = JSONTextField(null=True, default=dict)
 
 
 class AclEntry(BaseModel):
@@ -78,6 +101,7 @@ class AclEntry(BaseModel):
     # A copy of the workspace's fullname (which never changes), written with the entry: the
     # caller's workspaces by name are one index range.
     workspace_fullname = CharField(max_length=64, null=True)
+    last_visit_at = CharField(max_length=32, null=True)  # when this member last opened the workspace
 
     class Meta:
         indexes = (
@@ -120,4 +144,4 @@ class WorkspaceLabel(BaseModel):
         indexes = ((("key", "value", "workspace"), False),)
 
 
-MODELS = (Account, Token, Workspace, AclEntry, SchemaVersion, WorkspaceTag, WorkspaceLabel)
+MODELS = (Account, Token, Organization, Workspace, AclEntry, SchemaVersion, WorkspaceTag, WorkspaceLabel)

@@ -4,9 +4,9 @@ The file format is schemas/seed.py (README: "Using wsserver as a test
 double"). In between, a state is a *canonical document*: every id, token
 hash, invite and timestamp explicit, references as ids. testing/state.py
 reads one from the database (`capture_state()`) and writes one back
-(`replace_state()`); here `normalize()` turns a validated seed file into one
-(generating what the file leaves out) and `to_file_document()` turns one into
-the file format. Tokens are stored only as hashes, so an export writes
+(`replace_state()`); testing/documents.py's `normalize()` turns a validated
+seed file into one (generating what the file leaves out) and
+`to_file_document()` turns one into the file format. Tokens are stored only as hashes, so an export writes
 `tokenHashes`, which seed accepts next to clear `tokens`: export, seed into an
 empty instance and export again gives the same file.
 """
@@ -18,21 +18,19 @@ from dataclasses import dataclass
 
 from flask import current_app
 from marshmallow import ValidationError
-from werkzeug.security import generate_password_hash
 
-from schemas.seed import SEED_FORMAT_VERSION, SeedSchema, error_lines
+from schemas.seed import SeedSchema, error_lines
 
 from .. import ids
 from ..storage.db import database
 from ..errors import Conflict, Invalid
-from ..ids import hash_secret, new_id, new_secret, now_iso
+from ..ids import hash_secret
 from ..storage.models import Token
 from ..services import accounts as account_service
+from .documents import normalize, to_file_document
 from .state import capture_state, is_empty, replace_state
 
 log = logging.getLogger("wsserver")
-
-SEED_TOKEN_NAME = "seed"
 
 
 @dataclass(frozen=True)
@@ -163,115 +161,6 @@ def write_seed_file(path, document, fmt=None):
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
-
-
-# --- canonical documents ----------------------------------------------------------------------------
-
-
-def normalize(seed):
-    """A validated seed file as a canonical document: what the file leaves out is generated now."""
-    now = now_iso()
-    account_ids, result_accounts = {}, []
-    for entry in seed["accounts"]:
-        created_at = entry.get("createdAt", now)
-        account_id = entry.get("id") or new_id()
-        account_ids[entry["username"]] = account_id
-        digests = [hash_secret(token) for token in entry.get("tokens", [])] + list(entry.get("tokenHashes", []))
-        password_hash = entry.get("passwordHash")
-        if "password" in entry:
-            password_hash = generate_password_hash(entry["password"])
-        result_accounts.append({
-            "id": account_id,
-            "username": entry["username"],
-            "nickname": entry.get("nickname") or entry["username"],
-            "admin": entry.get("admin", False),
-            "passwordHash": password_hash,
-            "tokens": [
-                {"id": new_id(), "hash": digest, "name": SEED_TOKEN_NAME, "createdAt": created_at} for digest in digests
-            ],
-            "createdAt": created_at,
-        })
-    first_owner = {}
-    for entry in seed["memberships"]:
-        if entry["level"] == "owner":
-            first_owner.setdefault(entry["workspace"], account_ids[entry["account"]])
-    workspace_ids, result_workspaces = {}, []
-    for entry in seed["workspaces"]:
-        workspace_id = entry.get("id") or new_id()
-        workspace_ids[entry["fullname"]] = workspace_id
-        created_at = entry.get("createdAt", now)
-        meta = entry.get("meta") or {}
-        creator = entry.get("createdBy")
-        result_workspaces.append({
-            "id": workspace_id,
-            "fullname": entry["fullname"],
-            "invite": entry.get("invite") or new_secret(),
-            "tags": list(entry.get("tags", [])),
-            "labels": dict(entry.get("labels", {})),
-            "meta": {"title": meta.get("title"), "avatar": meta.get("avatar")},
-            "avatarFile": None,
-            "createdAt": created_at,
-            "updatedAt": entry.get("updatedAt", created_at),
-            # a username of the file, else taken as an account id (of an account deleted since, say)
-            "createdBy": account_ids.get(creator, creator) if creator else first_owner[entry["fullname"]],
-        })
-    result_memberships = [
-        {
-            "id": entry.get("id") or new_id(),
-            "workspaceId": workspace_ids[entry["workspace"]],
-            "accountId": account_ids[entry["account"]],
-            "level": entry["level"],
-            "createdAt": entry.get("createdAt", now),
-        }
-        for entry in seed["memberships"]
-    ]
-    return {"accounts": result_accounts, "workspaces": result_workspaces, "memberships": result_memberships}
-
-
-def to_file_document(state):
-    """A canonical document in the seed file format (references by username and fullname)."""
-    usernames = {account["id"]: account["username"] for account in state["accounts"]}
-    fullnames = {workspace["id"]: workspace["fullname"] for workspace in state["workspaces"]}
-    document = {
-        "version": SEED_FORMAT_VERSION,
-        "accounts": [
-            {
-                "id": account["id"],
-                "username": account["username"],
-                "nickname": account["nickname"],
-                "admin": account["admin"],
-                **({"passwordHash": account["passwordHash"]} if account["passwordHash"] else {}),
-                "tokenHashes": sorted({token["hash"] for token in account["tokens"]}),
-                "createdAt": account["createdAt"],
-            }
-            for account in state["accounts"]
-        ],
-        "workspaces": [
-            {
-                "id": workspace["id"],
-                "fullname": workspace["fullname"],
-                "invite": workspace["invite"],
-                "tags": workspace["tags"],
-                "labels": workspace["labels"],
-                "meta": workspace["meta"],
-                "createdAt": workspace["createdAt"],
-                "updatedAt": workspace["updatedAt"],
-                "createdBy": usernames.get(workspace["createdBy"], workspace["createdBy"]),
-            }
-            for workspace in state["workspaces"]
-        ],
-        "memberships": [
-            {
-                "id": entry["id"],
-                "workspace": fullnames[entry["workspaceId"]],
-                "account": usernames[entry["accountId"]],
-                "level": entry["level"],
-                "createdAt": entry["createdAt"],
-            }
-            for entry in state["memberships"]
-        ],
-    }
-    return SeedSchema().dump(document)  # the schema's field order
 
 
 def export_document():

@@ -14,7 +14,7 @@ from ..permissions import LEVEL_NAMES, LEVELS
 from ..services import accounts as account_service
 from ..storage import index
 from ..storage.db import database
-from ..storage.models import Account, AclEntry, Token, Workspace
+from ..storage.models import Account, AclEntry, Organization, Token, Workspace
 
 _BATCH = 100
 
@@ -25,15 +25,19 @@ ACCOUNT_FIELDS = (
     ("passwordHash", "password_hash"), ("createdAt", "created_at"),
 )
 TOKEN_FIELDS = (("id", "id"), ("hash", "token_hash"), ("name", "name"), ("createdAt", "created_at"))
+ORGANIZATION_FIELDS = (("id", "id"), ("name", "name"), ("default", "is_default"), ("createdAt", "created_at"))
 WORKSPACE_FIELDS = (
     ("id", "id"), ("fullname", "fullname"), ("invite", "invite"), ("tags", "tags"), ("labels", "labels"),
-    ("meta.title", "title"), ("meta.avatar", "avatar"), ("avatarFile", "avatar_file"),
-    ("createdAt", "created_at"), ("updatedAt", "updated_at"), ("createdBy", "created_by"),
+    ("meta.title", "title"), ("meta.description", "description"), ("meta.avatar", "avatar"),
+    ("avatarFile", "avatar_file"), ("createdAt", "created_at"), ("updatedAt", "updated_at"),
+    ("createdBy", "created_by"), ("updatedBy", "updated_by"), ("archivedAt", "archived_at"),
+    ("deletedAt", "deleted_at"), ("number", "number"), ("uuid", "uuid"), ("organizationId", "organization_id"),
+    ("visibility", "visibility"), ("views", "views"), ("attributes", "attributes"),
 )
 # `level` is a rank in the row and a name (permissions.LEVELS) in the document.
 MEMBERSHIP_FIELDS = (
     ("id", "id"), ("workspaceId", "workspace"), ("accountId", "account"), ("level", "level"),
-    ("createdAt", "created_at"),
+    ("createdAt", "created_at"), ("lastVisitAt", "last_visit_at"),
 )
 
 
@@ -57,7 +61,8 @@ def _row(fields, entry, **columns):
 
 
 def capture_state():
-    """The instance's accounts, tokens, workspaces and memberships as a canonical document."""
+    """The instance's organizations, accounts, tokens, workspaces and memberships as a canonical document."""
+    organizations = [_entry(ORGANIZATION_FIELDS, row) for row in Organization.select().order_by(Organization.id).dicts()]
     tokens = {}
     for row in Token.select().order_by(Token.token_hash).dicts():
         tokens.setdefault(row["account"], []).append(_entry(TOKEN_FIELDS, row))
@@ -72,7 +77,7 @@ def capture_state():
         entry = _entry(MEMBERSHIP_FIELDS, row)
         entry["level"] = LEVEL_NAMES[entry["level"]]
         memberships.append(entry)
-    return {"accounts": accounts, "workspaces": workspaces, "memberships": memberships}
+    return {"organizations": organizations, "accounts": accounts, "workspaces": workspaces, "memberships": memberships}
 
 
 def _insert(model, rows):
@@ -82,7 +87,7 @@ def _insert(model, rows):
 
 def _wipe():
     index.clear()
-    for model in (AclEntry, Token, Workspace, Account):  # tags and labels go with the workspaces
+    for model in (AclEntry, Token, Workspace, Account, Organization):  # tags and labels go with the workspaces
         model.delete().execute()
 
 
@@ -94,6 +99,7 @@ def replace_state(state):
     """
     with database.atomic():
         _wipe()
+        _insert(Organization, [_row(ORGANIZATION_FIELDS, organization) for organization in state["organizations"]])
         _insert(Account, [_row(ACCOUNT_FIELDS, account) for account in state["accounts"]])
         _insert(Token, [
             _row(TOKEN_FIELDS, token, account=account["id"])
