@@ -166,7 +166,8 @@ def snapshot(client):
     """Everything a forged form could change."""
     workspace = stored_workspace(client, "team")
     accounts = client.get(f"{API}/accounts", headers=ADMIN).get_json()
-    return workspace and (workspace["invite"], workspace["meta"], stored_levels(client, "team")), accounts
+    return workspace and (workspace["invite"], workspace["meta"], workspace["archivedAt"],
+                          stored_levels(client, "team")), accounts
 
 
 FORGED = [  # (path, form): each of these would change something with its token
@@ -175,6 +176,8 @@ FORGED = [  # (path, form): each of these would change something with its token
     ("/ui/w/team/members/{bob}/level", {"level": "admin"}),
     ("/ui/w/team/members/{bob}/remove", {}),
     ("/ui/w/team/delete", {}),
+    ("/ui/w/team/archive", {"archived": "true"}),
+    ("/ui/w/team", {"title": "Taken over", "description": "Taken over"}),
     ("/ui/join/team", {"invite": "{invite}"}),
     ("/ui/admin/accounts", {"username": "mallory"}),
     ("/ui/admin/accounts/{bob_account}/delete", {}),

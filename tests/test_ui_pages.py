@@ -354,3 +354,44 @@ def test_an_admin_who_is_not_an_owner_cannot_delete(client, team, member):
     assert refused.status_code == 403
     assert alerts(refused) == ["Your level in this workspace does not allow you to delete the workspace."]
     assert stored_workspace(client, "team") is not None
+
+
+# --- 6. description and archiving (issue 14's fields on the page) ------------------------------------
+
+def test_an_owner_writes_a_description_that_is_stored_and_shown_with_its_lines(signed_in, client, team):
+    answer = post_form(signed_in, "/ui/w/team", "/ui/w/team", title="Team", description="First line\nSecond line")
+    assert answer.status_code == 302
+    assert stored_workspace(client, "team")["meta"]["description"] == "First line\nSecond line"
+    page = text(signed_in.get("/ui/w/team"))
+    assert '<p class="description">First line\nSecond line</p>' in page
+    too_long = post_form(signed_in, "/ui/w/team", "/ui/w/team", description="d" * 1025)
+    assert too_long.status_code == 422 and "Longer than maximum length 1024." in text(too_long)
+    assert 'id="description-error"' in text(too_long)  # next to its field, as the title's below
+    long_title = post_form(signed_in, "/ui/w/team", "/ui/w/team", title="t" * 129)
+    assert long_title.status_code == 422 and 'id="title-error"' in text(long_title)
+    assert "Longer than maximum length 128." in text(long_title)
+    assert stored_workspace(client, "team")["meta"] == {
+        "title": "Team", "description": "First line\nSecond line", "avatar": None}
+
+
+def test_archiving_from_the_page_hides_it_from_the_list_until_asked_or_unarchived(signed_in, client, team):
+    answer = post_form(signed_in, "/ui/w/team/archive", "/ui/w/team", archived="true")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/ui/w/team"
+    assert stored_workspace(client, "team")["archivedAt"] is not None
+    page = signed_in.get("/ui/w/team")
+    assert notices(page) == ["Archived: lists leave it out unless asked."] and "archived</strong> since" in text(page)
+    assert "/ui/w/team" not in text(signed_in.get("/ui/"))
+    listed = text(signed_in.get("/ui/?include_archived=true"))
+    assert "team</a> (archived)" in listed
+    post_form(signed_in, "/ui/w/team/archive", "/ui/w/team", archived="false")
+    assert stored_workspace(client, "team")["archivedAt"] is None
+    assert "/ui/w/team" in text(signed_in.get("/ui/"))
+
+
+def test_a_user_cannot_archive_from_the_page(client, team, member):
+    user = member("usr", "user")
+    assert "Archive" not in text(user.get("/ui/w/team"))
+    refused = post_form(user, "/ui/w/team/archive", "/ui/w/team", archived="true")
+    assert refused.status_code == 403
+    assert alerts(refused) == ["Your level in this workspace does not allow you to archive or unarchive the workspace."]
+    assert stored_workspace(client, "team")["archivedAt"] is None

@@ -20,7 +20,7 @@ from .session import sign_out as end_session
 from .session import signed_in_account
 
 PAGE_SIZE = 20
-LIST_PARAMETERS = ("q", "tag", "label", "sort", "page")
+LIST_PARAMETERS = ("q", "tag", "label", "sort", "include_archived", "page")
 REPEATED_PARAMETERS = ("tag", "label")
 
 
@@ -108,8 +108,9 @@ def my_workspaces():
 def form_payload(form, fullname):
     """The PUT body this form means (text fields as the API would get them)."""
     payload = {"fullname": fullname}
-    if "title" in form:
-        payload["meta"] = {"title": form["title"].strip() or None}
+    meta = {name: form[name].strip() or None for name in ("title", "description") if name in form}
+    if meta:
+        payload["meta"] = meta
     if "tags" in form:
         payload["tags"] = [tag.strip() for tag in form["tags"].split(",") if tag.strip()]
     if "labels" in form:
@@ -131,13 +132,24 @@ def save(fullname, payload):
         access, _ = workspaces.upsert_workspace(signed_in_account(), fullname, WorkspacePutSchema().load(payload))
         return {}, access
     except ValidationError as error:
-        return error.normalized_messages(), None
+        return _by_form_field(error.normalized_messages()), None
     except Invalid as error:
         return error.details or {"_": [error.message]}, None
     except DomainError as error:
         if error.status == 409:
             return error.details or {"_": [error.message]}, None
         raise
+
+
+def _by_form_field(messages):
+    """The schema's messages keyed by the form's field names: meta.title and meta.description are
+    the form's title and description."""
+    meta = messages.pop("meta", None)
+    if isinstance(meta, dict):
+        messages.update(meta)
+    elif meta is not None:
+        messages["_"] = meta
+    return messages
 
 
 def save_form(fullname, form, create):

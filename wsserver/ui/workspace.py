@@ -58,6 +58,15 @@ def upload_avatar(fullname):
     return redirect(url_for("ui.workspace", fullname=fullname))
 
 
+@blp.route("/w/<fullname>/archive", methods=["POST"])
+def archive(fullname):
+    """Archive (`archived=true`) or unarchive (`archived=false`): owners, admins, instance admins."""
+    archived = request.form.get("archived") == "true"
+    workspaces.set_archived(signed_in_account(), fullname, archived)
+    flash("Archived: lists leave it out unless asked." if archived else "Unarchived.")
+    return redirect(url_for("ui.workspace", fullname=fullname))
+
+
 @blp.route("/w/<fullname>/invite/reset", methods=["GET", "POST"])
 def reset_invite(fullname):
     """Asks first (GET), then makes a new invite token (POST): the old link stops working."""
