@@ -16,7 +16,7 @@ def test_alice_sees_the_seeded_workspace(wsserver_url):
 
 def test_create_is_a_put_with_create_only(wsserver_url, wsserver_admin):
     workspace = WorkspaceClient(wsserver_url, "alice-secret-token").create("notes", title="Notes")
-    assert workspace["meta"] == {"title": "Notes", "avatar": None}
+    assert workspace["meta"] == {"title": "Notes", "description": None, "avatar": None}
     assert workspace["createdAt"] == FIXED_TIME
     assert wsserver_admin.received() == [
         {"method": "PUT", "path": "/api/v2/workspaces/notes", "query": "", "status": 201,
