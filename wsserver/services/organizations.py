@@ -3,9 +3,8 @@
 Its id is a UUID, generated with the schema (storage.migrations) unless WSSERVER_DEFAULT_ORG_ID
 pins it: then, at every start, the default organization takes that id, and its workspaces follow.
 """
-from ..fields import DEFAULT_ORGANIZATION_NAME
-from ..ids import new_uuid, now_iso
 from ..storage.db import database
+from ..storage.migrations import ensure_an_organization
 from ..storage.models import Organization, Workspace
 
 
@@ -17,11 +16,7 @@ def default_organization():
 def ensure_default_organization(pinned_id=None):
     """At start-up: a default organization exists (made when missing), with `pinned_id` when given."""
     with database.atomic():
-        current = Organization.get_or_none(Organization.is_default == True)  # noqa: E712
-        if current is None:
-            current = Organization.create(
-                id=pinned_id or new_uuid(), name=DEFAULT_ORGANIZATION_NAME, is_default=True, created_at=now_iso()
-            )
+        current = ensure_an_organization(database, pinned_id)
         if pinned_id:
             _pin(current, pinned_id)
 

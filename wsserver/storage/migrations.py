@@ -85,14 +85,15 @@ FLAVOR_COLUMNS = (
 )
 
 
-def ensure_an_organization(database):
-    """The default organization, made when the database has none; its id."""
-    default = Organization.select(Organization.id).where(Organization.is_default == True).first()  # noqa: E712
+def ensure_an_organization(database, organization_id=None):
+    """The default organization, made (with `organization_id`, else a new UUID) when the database
+    has none. Also run at every start (services.organizations)."""
+    default = Organization.get_or_none(Organization.is_default == True)  # noqa: E712
     if default is not None:
-        return default.id
+        return default
     return Organization.create(
-        id=new_uuid(), name=DEFAULT_ORGANIZATION_NAME, is_default=True, created_at=now_iso()
-    ).id
+        id=organization_id or new_uuid(), name=DEFAULT_ORGANIZATION_NAME, is_default=True, created_at=now_iso()
+    )
 
 
 def upgrade_flavor_fields(migrator):
@@ -108,7 +109,7 @@ def upgrade_flavor_fields(migrator):
         operations.append(migrator.add_column("acl_entry", "last_visit_at", AclEntry.last_visit_at))
     apply_operations(*operations)
     Workspace._schema.create_indexes(safe=True)
-    organization_id = ensure_an_organization(database)
+    organization_id = ensure_an_organization(database).id
     database.execute_sql(
         "UPDATE workspace SET number = (SELECT ranked.position FROM (SELECT id, ROW_NUMBER() OVER "
         "(ORDER BY created_at, id) AS position FROM workspace) AS ranked WHERE ranked.id = workspace.id) "
