@@ -20,7 +20,7 @@ from .workspaces import (
     FULLNAME_VALIDATORS, LABEL_KEY, LABEL_VALUE, MAX_LABELS, MAX_TAGS, TAG, MetaInputSchema, distinct,
 )
 
-# 2 (schema version 5): organizations; a workspace's description, archivedAt, updatedBy, number, uuid,
+# 2 (schema versions 5-6): organizations; an account's uuid; a workspace's description, archivedAt, deletedAt, updatedBy, number, uuid,
 # organization, visibility, views and attributes; a membership's lastVisitAt. Version 1 files load as
 # they are (what they lack is generated or defaulted).
 SEED_FORMAT_VERSION = 2
@@ -64,6 +64,8 @@ class _SeedEntrySchema(Schema):
 
 class SeedAccountSchema(_SeedEntrySchema):
     username = Text(required=True, validate=USERNAME)
+    uuid = fields.UUID(metadata={"description": "The UUID other dialects show as the user's id; default: "
+                                                "derived from the account id."})
     nickname = Text(validate=NICKNAME_VALIDATOR, metadata={"description": "Default: username."})
     admin = StrictBoolean(metadata={"description": "Instance administrator (default false)."})
     password = Text(
@@ -95,6 +97,8 @@ class SeedWorkspaceSchema(_SeedEntrySchema):
     )
     updatedBy = Text(validate=USERNAME, metadata={"description": "Like createdBy. Default: createdBy."})
     archivedAt = Timestamp(allow_none=True, metadata={"description": "Archived since then; null: not archived."})
+    deletedAt = Timestamp(allow_none=True, metadata={
+        "description": "In the trash since then (purged at start when older than WSSERVER_TRASH_DAYS); null: not."})
     number = fields.Integer(
         strict=True, validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "The integer id other dialects show; default: one more than the largest so far."},
@@ -177,9 +181,11 @@ class SeedSchema(Schema):
         organization_ids = {organization["id"] for organization in organizations if "id" in organization}
         for index, value, first in _first_seen(organizations, "id")[1]:
             add(("organizations", index, "id"), f"'{value}' is already the id of organizations[{first}].")
-        for field in ("number", "uuid"):
-            for index, value, first in _first_seen(workspaces, field)[1]:
-                add(("workspaces", index, field), f"'{value}' is already the {field} of workspaces[{first}].")
+        for section, entries, field in (
+            ("workspaces", workspaces, "number"), ("workspaces", workspaces, "uuid"), ("accounts", accounts, "uuid"),
+        ):
+            for index, value, first in _first_seen(entries, field)[1]:
+                add((section, index, field), f"'{value}' is already the {field} of {section}[{first}].")
         for index, workspace in enumerate(workspaces):
             if "organization" in workspace and workspace["organization"] not in organization_ids:
                 add(("workspaces", index, "organization"), "No organization with this id in this file.")

@@ -87,8 +87,9 @@ def test_the_cycle_finder_finds_one():
 @pytest.mark.parametrize(
     "room, forbidden",
     [
-        ("schemas", ("wsserver.services", "wsserver.api", "wsserver.http", "wsserver.storage", "wsserver.testing")),
-        ("wsserver.services", ("wsserver.api", "wsserver.http", "wsserver.ops", "wsserver.testing")),
+        ("schemas", ("wsserver.services", "wsserver.api", "wsserver.http", "wsserver.storage", "wsserver.testing",
+                     "wsserver.flavors")),
+        ("wsserver.services", ("wsserver.api", "wsserver.http", "wsserver.ops", "wsserver.testing", "wsserver.flavors")),
         ("wsserver.storage", ("wsserver.services", "wsserver.api", "wsserver.http", "wsserver.ops", "wsserver.testing")),
         ("wsserver.images", ("wsserver.services", "wsserver.api", "wsserver.http", "wsserver.storage", "flask")),
     ],

@@ -56,7 +56,10 @@ def create_app(config=None, *, open_storage=True):
 
     install_request_hooks(app)
     api = Api(app)
-    register_blueprints(app, api)
+    from .flavors import alias_served, register_flavors
+
+    register_blueprints(app, api, alias=alias_served(app))
+    register_flavors(app, api)  # WSSERVER_FLAVORS: other services' APIs over the same store
     if settings["TEST_MODE"]:
         from .api import register_test_mode_blueprints
 

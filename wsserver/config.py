@@ -142,6 +142,40 @@ def _optional_time(value):
     return None if value is None else canonical_time(value)
 
 
+FLAVOR_NAMES = ("engineering", "geoscience", "platform")
+# Paths a flavor may not be mounted at or under: the native API, the web page, the docs, test mode's.
+_TAKEN_MOUNTS = ("/api", "/ui", "/docs", "/__admin__", "/avatars", "/healthz", "/readyz", "/openapi.json", "/static")
+
+
+def _flavors(value):
+    """{flavor name: mount} with a mount "" for the root; None (unset) means every flavor at /flavors/<name>."""
+    value = _optional_text(value) if isinstance(value, str) or value is None else value
+    if value is None:
+        return {name: f"/flavors/{name}" for name in FLAVOR_NAMES}
+    if isinstance(value, dict):
+        items = [f"{name}={mount}" for name, mount in value.items()]
+    else:
+        items = [item.strip() for item in str(value).split(",") if item.strip()]
+    if [item.lower() for item in items] == ["none"]:
+        return {}
+    mounts = {}
+    for item in items:
+        name, equals, mount = (part.strip() for part in item.partition("="))
+        if name not in FLAVOR_NAMES:
+            raise ValueError(f"unknown flavor {name!r}: expected some of {', '.join(FLAVOR_NAMES)} (or none)")
+        if name in mounts:
+            raise ValueError(f"flavor {name!r} is named twice")
+        mount = (mount if equals else f"/flavors/{name}").rstrip("/")
+        if equals and not (mount == "" or re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", mount)):
+            raise ValueError(f"mount of {name!r}: expected / or a path such as /flavors/{name}")
+        if any(mount == taken or mount.startswith(taken + "/") for taken in _TAKEN_MOUNTS):
+            raise ValueError(f"mount of {name!r}: {mount} belongs to wsserver itself")
+        if mount and mount in mounts.values():
+            raise ValueError(f"two flavors at {mount}: give each its own mount (only / may be shared)")
+        mounts[name] = mount
+    return mounts
+
+
 def _optional_uuid(value):
     """A UUID in its canonical lower-case text; empty: unset."""
     import uuid
@@ -225,6 +259,12 @@ SETTINGS = (
             "token of the bootstrap instance admin `admin` (idempotent across restarts)"),
     Setting("DEFAULT_ORG_ID", None, _optional_uuid,
             "the id (a UUID) of the instance's default organization; empty: generated once"),
+    Setting("FLAVORS", _flavors(None), _flavors,
+            "other services' APIs served over the same store (README, \"Flavors\"): comma-separated "
+            "name or name=/mount; empty: engineering, geoscience and platform at /flavors/<name>; none: no flavors"),
+    Setting("TRASH_DAYS", 0, _int_between(0, 36500),
+            "days a deleted workspace stays in the trash (restorable; its name taken) before it is purged; "
+            "0: DELETE removes it at once"),
     Setting("RESERVED_NAMES", DEFAULT_RESERVED_NAMES, _name_list,
             "comma-separated workspace names nobody may create"),
     Setting("AVATAR_MAX_BYTES", 1024 * 1024, _int_between(1, 64 * 1024 * 1024),

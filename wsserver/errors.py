@@ -2,14 +2,16 @@
 
 Services raise the domain errors below; every non-2xx answer of the app, from
 any source, leaves through `error_response` as
-{"error": {"message": ..., "details": {...}}}.
+{"error": {"message": ..., "details": {...}}}, or, for a request to a flavor
+(wsserver/flavors), in that service's error shape: the flavor registers an
+error dialect that rewrites the same (status, message, details).
 """
 import errno
 import logging
 import sqlite3
 
 import peewee
-from flask import current_app, jsonify
+from flask import current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("wsserver")
@@ -78,8 +80,32 @@ def envelope(message, details=None):
     return {"error": {"message": message, "details": details or {}}}
 
 
+def register_error_dialect(app, blueprint_name, paths, answer):
+    """Errors of requests to this blueprint, or to a path under one of `paths` that matched no route
+    (a 404 or 405), are answered by `answer(status, message, details)` -> (status, body, mimetype)."""
+    app.extensions.setdefault("wsserver-error-dialects", []).append((blueprint_name, tuple(paths), answer))
+
+
+def _error_dialect():
+    if not has_request_context():
+        return None
+    for blueprint_name, paths, answer in current_app.extensions.get("wsserver-error-dialects", ()):
+        if request.blueprint == blueprint_name:
+            return answer
+        if request.url_rule is None and any(request.path == path or request.path.startswith(path + "/")
+                                            for path in paths):
+            return answer
+    return None
+
+
 def error_response(status, message=None, details=None, headers=None):
-    response = jsonify(envelope(message or MESSAGES.get(status, "Error."), details))
+    message = message or MESSAGES.get(status, "Error.")
+    dialect = _error_dialect()
+    if dialect is None:
+        response = jsonify(envelope(message, details))
+    else:
+        status, body, mimetype = dialect(status, message, details or {})
+        response = current_app.response_class(current_app.json.dumps(body) + "\n", mimetype=mimetype)
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

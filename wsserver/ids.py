@@ -92,6 +92,16 @@ def new_uuid():
     return str(uuid.UUID(bytes=_random_bytes(16), version=4))
 
 
+# Accounts' UUIDs (what other dialects show as a user id) are derived from their ids: no random draw,
+# so the deterministic sequence of test mode is what it was before they existed.
+ACCOUNT_UUID_NAMESPACE = uuid.UUID("6c1f6a52-3d0b-4c55-9e0a-7f3b2b8d4e11")
+
+
+def account_uuid(account_id):
+    """The UUID of an account (stored in Account.uuid at creation; a seed file may give another)."""
+    return str(uuid.uuid5(ACCOUNT_UUID_NAMESPACE, account_id))
+
+
 def new_secret():
     """A random token of 256 bits, URL-safe, with a recognisable prefix."""
     return TOKEN_PREFIX + base64.urlsafe_b64encode(_random_bytes(32)).rstrip(b"=").decode("ascii")

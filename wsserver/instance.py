@@ -2,7 +2,7 @@
 the seed file, the bootstrap admin and test mode's baseline."""
 import os
 
-from .services import accounts, organizations
+from .services import accounts, organizations, trash
 from .storage import db, migrations
 from .storage.avatar_files import avatar_folder_of, clean_temporary_files, remove_unreferenced_files
 
@@ -32,6 +32,7 @@ def open_instance(app):
             flush=True,
         )
     with app.app_context():
+        trash.purge_expired(app.config["TRASH_DAYS"])
         clean_temporary_files()
         remove_unreferenced_files()
         if app.config["TEST_MODE"]:

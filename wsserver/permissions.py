@@ -24,6 +24,7 @@ class Action(Enum):
     ARCHIVE = "archive or unarchive the workspace"
     UPLOAD_AVATAR = "upload an avatar"
     DELETE = "delete the workspace"
+    RESTORE = "restore the workspace from the trash"
 
 
 # Action -> lowest level that may do it (instance admins may do everything).
@@ -34,6 +35,7 @@ MINIMUM_LEVEL = {
     Action.ARCHIVE: ADMIN,
     Action.UPLOAD_AVATAR: ADMIN,
     Action.DELETE: OWNER,
+    Action.RESTORE: OWNER,
 }
 
 

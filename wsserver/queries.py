@@ -7,7 +7,8 @@ module, which imports nothing of wsserver.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-SORT_FIELDS = ("fullname", "title", "created_at", "updated_at")
+# name: the title, or the fullname where there is none (case-insensitive); level: the caller's level in it.
+SORT_FIELDS = ("fullname", "title", "created_at", "updated_at", "name", "views", "level")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 
@@ -33,6 +34,18 @@ class Filters:
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     level: str | None = None  # the caller's level in it is at least this (a permissions.LEVELS name)
+    # Added for the flavors (wsserver/flavors), open to every dialect:
+    visibility: str | None = None  # one of fields.VISIBILITIES
+    updated_by: str | None = None  # account id
+    uuid: str | None = None  # the workspace's UUID (as other dialects show its id)
+    name: str | None = None  # its name (the title, or the fullname where there is none), case-insensitive
+    organization: str | None = None  # Organization.id
+    sole_member: bool | None = None  # True: exactly one member; False: two or more
+    # (attribute, value): a top-level attribute equals value, holds it in its list, or has it as "id"
+    # (storage.index writes these pairs; values compared as text)
+    attributes: tuple[tuple[str, str], ...] = ()
+    # (account id, least level or None): that account is a member (at that level or higher)
+    members: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,3 +57,4 @@ class ListQuery:
     q: str | None = None
     all: bool = False  # every workspace of the instance, not only the caller's
     include_archived: bool = False  # archived workspaces too (left out by default)
+    include_deleted: bool = False  # workspaces in the trash too (left out by default; instance admins)

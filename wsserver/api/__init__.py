@@ -11,11 +11,13 @@ RESOURCES = (accounts.blp, workspaces.blp, members.blp, avatars.blp)
 ROOT_RESOURCES = (health.blp, avatars.files_blp)
 
 
-def register_blueprints(app, api):
+def register_blueprints(app, api, alias=True):
+    """The native API at API_PREFIX, and at ALIAS_PREFIX too when `alias` (wsserver.flavors.alias_served)."""
     for blp in RESOURCES:
         api.register_blueprint(blp, url_prefix=API_PREFIX)
-        # served, but documented once (under API_PREFIX; the document's description says so)
-        app.register_blueprint(blp, url_prefix=ALIAS_PREFIX, name=f"{blp.name}-alias")
+        if alias:
+            # served, but documented once (under API_PREFIX; the document's description says so)
+            app.register_blueprint(blp, url_prefix=ALIAS_PREFIX, name=f"{blp.name}-alias")
     for blp in ROOT_RESOURCES:
         api.register_blueprint(blp)
 

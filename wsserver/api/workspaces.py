@@ -17,7 +17,7 @@ blp = Blueprint("workspaces", __name__, description="Workspaces: list, get, upse
 # What a workspace in an answer leads to (OpenAPI links, for stateful clients and fuzzers).
 _ON_A_WORKSPACE = (
     "getWorkspace", "upsertWorkspace", "deleteWorkspace", "uploadAvatar", "listMembers", "joinWorkspace",
-    "archiveWorkspace", "unarchiveWorkspace",
+    "archiveWorkspace", "unarchiveWorkspace", "restoreWorkspace",
 )
 
 
@@ -93,7 +93,10 @@ class WorkspaceByName(MethodView):
     @blp.errors(403, 404)
     @blp.response(200, EmptySchema)
     def delete(self, fullname):
-        """Delete a workspace with its members and avatar (owners and instance admins)."""
+        """Delete a workspace with its members and avatar (owners and instance admins).
+
+        With `WSSERVER_TRASH_DAYS` > 0 it goes to the trash instead: hidden everywhere (404),
+        its name still taken, restorable (`POST .../restore`) until purged after that many days."""
         workspaces.delete_workspace(current_account(), fullname)
         return {}
 
@@ -119,3 +122,14 @@ class UnarchiveWorkspace(MethodView):
     def post(self, fullname):
         """Unarchive a workspace (owners, admins, instance admins)."""
         return workspaces.set_archived(current_account(), fullname, False)
+
+
+@blp.route("/workspaces/<string:fullname>/restore", parameters=[FULLNAME_IN_PATH])
+class RestoreWorkspace(MethodView):
+    @blp.doc(operationId="restoreWorkspace")
+    @blp.authenticated
+    @blp.errors(403, 404)
+    @blp.response(200, WorkspaceViewSchema, description="Restored (or not in the trash: unchanged).")
+    def post(self, fullname):
+        """Take a workspace out of the trash (owners and instance admins; `WSSERVER_TRASH_DAYS` > 0)."""
+        return workspaces.restore_workspace(current_account(), fullname)

@@ -75,6 +75,32 @@ class RateHeadersOnLimitedAnswers(BasePlugin):
                     response.setdefault("headers", {}).update(RATE_HEADER_REFS)
 
 
+class DialectDefaultErrors(BasePlugin):
+    """apispec plugin: an operation of a flavor (wsserver/flavors; known by its tag) documents its
+    service's error shape as its default answer, not the native envelope flask-smorest puts there.
+    The flavor's response components are registered with its first operation (none: none)."""
+
+    def __init__(self):
+        self.responses = {}  # tag -> {response component name: response object}, the default answer first
+        self.registered = set()
+
+    def init_spec(self, spec):
+        super().init_spec(spec)
+        self.spec = spec
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            found = [self.responses[tag] for tag in operation.get("tags", ()) if tag in self.responses]
+            if not found:
+                continue
+            for name, response in found[0].items():
+                if name not in self.registered:
+                    self.spec.components.response(name, response)
+                    self.registered.add(name)
+            if "default" in operation.get("responses", {}):
+                operation["responses"]["default"] = {"$ref": f"#/components/responses/{next(iter(found[0]))}"}
+
+
 def dict_lengths_as_properties(converter, field, ret, **kwargs):
     """A length limit on a JSON object counts its keys: maxProperties, not maxLength."""
     if isinstance(field, fields.Dict):
@@ -100,7 +126,8 @@ class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorEnvelopeSchema
 
     def init_app(self, app, *, spec_kwargs=None):
-        spec_kwargs = {**(spec_kwargs or {}), "extra_plugins": [RateHeadersOnLimitedAnswers()]}
+        self.dialect_errors = DialectDefaultErrors()
+        spec_kwargs = {**(spec_kwargs or {}), "extra_plugins": [RateHeadersOnLimitedAnswers(), self.dialect_errors]}
         super().init_app(app, spec_kwargs=spec_kwargs)
         # flask-smorest's page metadata header, unused: wsserver pages with X-Total-Count and Link
         self.spec.components.schemas.pop("PaginationMetadata", None)
@@ -119,3 +146,8 @@ class Api(flask_smorest.Api):
         # apispec's public hook for field conversion; these run after its own
         self.ma_plugin.converter.add_attribute_function(dict_lengths_as_properties)
         self.ma_plugin.converter.add_attribute_function(component_reference)
+
+    def document_error_dialect(self, tag, responses):
+        """Operations tagged `tag` answer errors as these response components ({name: OpenAPI response
+        object}, the default answer first); call before the blueprint is registered."""
+        self.dialect_errors.responses[tag] = dict(responses)

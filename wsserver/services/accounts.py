@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..storage.db import PreparedSelect, database, retrying
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGTH, USERNAME_PATTERN, USERNAME_RULE
-from ..ids import hash_secret, new_id, new_secret, now_iso
+from ..ids import account_uuid, hash_secret, new_id, new_secret, now_iso
 from ..storage.models import Account, AclEntry, Token, Workspace
 from ..storage import avatar_files
 from . import members
@@ -17,6 +17,12 @@ BOOTSTRAP_USERNAME = "admin"
 ADMIN_TOKEN_FILE = "admin-token"
 # Name of the token that WSSERVER_ADMIN_TOKEN gives `admin` (at most one at a time).
 ENVIRONMENT_TOKEN_NAME = "environment"
+
+
+def _new_account(**columns):
+    """A new Account row with a fresh id and the UUID derived from it."""
+    account_id = new_id()
+    return Account.create(id=account_id, uuid=account_uuid(account_id), **columns)
 
 
 @functools.cache
@@ -77,8 +83,7 @@ def create_account(actor, username, nickname=None, password=None, admin=False):
     with database.atomic():
         if Account.select().where(Account.username == username).exists():
             raise Conflict(f"The username '{username}' is taken.", {"username": ["already taken"]})
-        account = Account.create(
-            id=new_id(),
+        account = _new_account(
             username=username,
             nickname=nickname if nickname else username,
             password_hash=generate_password_hash(password) if password else None,
@@ -158,8 +163,8 @@ def ensure_bootstrap_admin(instance_path, admin_token=None):
         if admin_token:
             account = Account.get_or_none(Account.username == BOOTSTRAP_USERNAME)
             if account is None:
-                account = Account.create(
-                    id=new_id(), username=BOOTSTRAP_USERNAME, nickname="Administrator",
+                account = _new_account(
+                    username=BOOTSTRAP_USERNAME, nickname="Administrator",
                     admin=True, created_at=now_iso(),
                 )
             elif not account.admin:
@@ -188,8 +193,8 @@ def ensure_bootstrap_admin(instance_path, admin_token=None):
                 f"give some account `admin: true`, or rename '{BOOTSTRAP_USERNAME}' so it can be created.",
                 {"accounts": ["no instance administrator"]},
             )
-        account = Account.create(
-            id=new_id(), username=BOOTSTRAP_USERNAME, nickname="Administrator", admin=True, created_at=now_iso()
+        account = _new_account(
+            username=BOOTSTRAP_USERNAME, nickname="Administrator", admin=True, created_at=now_iso()
         )
         secret = issue_token(account, name="bootstrap")
     path = os.path.join(instance_path, ADMIN_TOKEN_FILE)

@@ -12,7 +12,7 @@ from peewee import SQL, fn
 from ..storage.db import PreparedSelect
 from ..errors import Forbidden
 from ..ids import format_time
-from ..storage.models import AclEntry, Workspace, WorkspaceLabel, WorkspaceTag
+from ..storage.models import AclEntry, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag
 from ..permissions import LEVELS, may_list_all
 from ..queries import BY_NAME, Filters, ListQuery
 from .search import matching, misspelling_matches, relevance, search_terms
@@ -46,7 +46,10 @@ def build_queries(account, query):
 
 # --- listing without q: its SQL written once per shape (storage.db.PreparedSelect) ----------------
 
-_OPTIONAL_FILTERS = ("created_by", "created_after", "created_before", "updated_after", "updated_before", "level")
+_OPTIONAL_FILTERS = (
+    "created_by", "created_after", "created_before", "updated_after", "updated_before", "level", "visibility",
+    "updated_by", "uuid", "name", "organization", "sole_member",
+)
 _PREPARED = {}  # shape -> (page, count)
 MAX_PREPARED_SHAPES = 256
 
@@ -60,10 +63,12 @@ def _prepared_listing(account_id, stored):
     """
     filters = stored.filters
     present = tuple(getattr(filters, name) is not None for name in _OPTIONAL_FILTERS)
-    shape = (stored.all, stored.include_archived, stored.sort, len(filters.tags), len(filters.labels), present)
+    shape = (stored.all, stored.include_archived, stored.include_deleted, stored.sort, len(filters.tags),
+             len(filters.labels), len(filters.attributes), len(filters.members), present)
     prepared = _PREPARED.get(shape)
     if prepared is None:
-        arity = 3 + len(filters.tags) + 2 * len(filters.labels) + sum(present)
+        pairs = len(filters.labels) + len(filters.attributes) + len(filters.members)
+        arity = 3 + len(filters.tags) + 2 * pairs + sum(present)
 
         def build(which):
             return lambda *markers: _queries(*_template(shape, markers))[which]
@@ -78,20 +83,24 @@ def _prepared_listing(account_id, stored):
 def _values(account_id, stored):
     filters = stored.filters
     optional = [getattr(filters, name) for name in _OPTIONAL_FILTERS if getattr(filters, name) is not None]
-    labels = [part for pair in filters.labels for part in pair]
-    return [account_id, stored.offset, stored.limit, *filters.tags, *labels, *optional]
+    pairs = [part for pair in (*filters.labels, *filters.attributes, *filters.members) for part in pair]
+    return [account_id, stored.offset, stored.limit, *filters.tags, *pairs, *optional]
 
 
 def _template(shape, markers):
     """(account id, query) of this shape with the markers where _values takes the values from."""
-    all_flag, include_archived, sort, tag_count, label_count, present = shape
+    all_flag, include_archived, include_deleted, sort, tag_count, label_count, attribute_count, member_count, \
+        present = shape
     taken = iter(markers)
     account_id, offset, limit = next(taken), next(taken), next(taken)
     tags = tuple(next(taken) for _ in range(tag_count))
-    labels = tuple((next(taken), next(taken)) for _ in range(label_count))
+    labels, attributes, members = (
+        tuple((next(taken), next(taken)) for _ in range(count)) for count in (label_count, attribute_count, member_count)
+    )
     optional = {name: next(taken) if given else None for name, given in zip(_OPTIONAL_FILTERS, present)}
-    query = ListQuery(filters=Filters(tags=tags, labels=labels, **optional), sort=sort, offset=offset, limit=limit,
-                      all=all_flag, include_archived=include_archived)
+    filters = Filters(tags=tags, labels=labels, attributes=attributes, members=members, **optional)
+    query = ListQuery(filters=filters, sort=sort, offset=offset, limit=limit, all=all_flag,
+                      include_archived=include_archived, include_deleted=include_deleted)
     return account_id, query
 
 
@@ -104,11 +113,11 @@ def _queries(account_id, stored, match=None, ranking=()):
     if match is not None:
         matches = matches.where(match)
     if stored.sort:
-        order = _sort_order(stored.sort)
+        order = _sort_order(stored.sort, account_id)
     elif ranking:
         order = [*ranking, Workspace.fullname, Workspace.id]
     else:
-        order = _sort_order(BY_NAME)
+        order = _sort_order(BY_NAME, account_id)
     # Page over ids first (an index walk for deep offsets), then read only those rows.
     page_ids = matches.select(Workspace.id).order_by(*order).offset(stored.offset).limit(stored.limit)
     page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*order)
@@ -118,7 +127,7 @@ def _queries(account_id, stored, match=None, ranking=()):
 
 def _search_within(account_id, query):
     """The ids misspellings are looked for among: what the query may see, filtered; None for all."""
-    if not query.all or query.filters != Filters() or not query.include_archived:
+    if not query.all or query.filters != Filters() or not query.include_archived or not query.include_deleted:
         return _visible(account_id, query).select(Workspace.id)
     return None
 
@@ -139,9 +148,13 @@ def _page_and_count_by_name(account_id, query):
     number of memberships; the count from the caller's entries alone."""
     descending = bool(query.sort) and query.sort[0].descending
     members = AclEntry.select(AclEntry.workspace).where(AclEntry.account == account_id)
-    if not query.include_archived:
+    if not query.include_archived or not query.include_deleted:
         # per entry, the workspace row by its primary key: the walk stays in the index's order
-        members = members.join(Workspace, on=(Workspace.id == AclEntry.workspace)).where(Workspace.archived_at.is_null())
+        members = members.join(Workspace, on=(Workspace.id == AclEntry.workspace))
+        if not query.include_archived:
+            members = members.where(Workspace.archived_at.is_null())
+        if not query.include_deleted:
+            members = members.where(Workspace.deleted_at.is_null())
     if query.filters.level is not None:
         members = members.where(AclEntry.level >= query.filters.level)
     order = (AclEntry.workspace_fullname, AclEntry.workspace)
@@ -150,7 +163,7 @@ def _page_and_count_by_name(account_id, query):
         .offset(query.offset)
         .limit(query.limit)
     )
-    page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*_sort_order(query.sort or BY_NAME))
+    page = Workspace.select().where(Workspace.id.in_(page_ids)).order_by(*_sort_order(query.sort or BY_NAME, account_id))
     count = members.select(fn.COUNT(SQL("*")))
     return page, count
 
@@ -171,6 +184,9 @@ def _with_stored_values(query):
             updated_after=optional(filters.updated_after, stored_timestamp),
             updated_before=optional(filters.updated_before, stored_timestamp),
             level=optional(filters.level, LEVELS.__getitem__),
+            name=optional(filters.name, str.lower),
+            # any member: at least the lowest level
+            members=tuple((account_id, LEVELS[level or min(LEVELS, key=LEVELS.get)]) for account_id, level in filters.members),
         ),
     )
 
@@ -181,6 +197,8 @@ def _visible(account_id, query):
     filters = query.filters
     if not query.include_archived:
         selected = selected.where(Workspace.archived_at.is_null())
+    if not query.include_deleted:
+        selected = selected.where(Workspace.deleted_at.is_null())
     if not query.all or filters.level is not None:
         # through the (account, workspace) index of AclEntry
         selected = selected.join(
@@ -193,6 +211,9 @@ def _visible(account_id, query):
     ] + [
         (WorkspaceLabel, (WorkspaceLabel.key == key) & (WorkspaceLabel.value == value))
         for key, value in filters.labels
+    ] + [
+        (WorkspaceAttribute, (WorkspaceAttribute.name == name) & (WorkspaceAttribute.value == value))
+        for name, value in filters.attributes
     ]
     for position, (table, condition) in enumerate(side_filters):
         rows = table.select(table.workspace).where(condition)
@@ -203,8 +224,27 @@ def _visible(account_id, query):
         else:
             # ... and check the others per row, as for the members' list (driven by the memberships).
             selected = selected.where(fn.EXISTS(rows.where(table.workspace == Workspace.id)))
-    if filters.created_by is not None:
-        selected = selected.where(Workspace.created_by == filters.created_by)
+    for member_id, least in filters.members:
+        # another account's membership, through the (workspace, account) index
+        member = AclEntry.alias()
+        selected = selected.where(fn.EXISTS(member.select(member.id).where(
+            (member.workspace == Workspace.id) & (member.account == member_id) & (member.level >= least))))
+    for column, value in (
+        (Workspace.created_by, filters.created_by), (Workspace.updated_by, filters.updated_by),
+        (Workspace.visibility, filters.visibility), (Workspace.uuid, filters.uuid),
+        (Workspace.organization_id, filters.organization),
+    ):
+        if value is not None:
+            selected = selected.where(column == value)
+    if filters.name is not None:
+        selected = selected.where(_NAME == filters.name)
+    if filters.sole_member is not None:
+        # a second member, through the (workspace, account) index
+        other, first = AclEntry.alias(), AclEntry.alias()
+        lowest = first.select(fn.MIN(first.account)).where(first.workspace == Workspace.id)
+        second = fn.EXISTS(other.select(other.id).where((other.workspace == Workspace.id) & (other.account > lowest)))
+        # a bound value (the prepared query's SQL is the same for True and False): sole <=> no second member
+        selected = selected.where(second != filters.sole_member)
     for column, after, before in (
         (Workspace.created_at, filters.created_after, filters.created_before),
         (Workspace.updated_at, filters.updated_after, filters.updated_before),
@@ -234,10 +274,25 @@ def stored_timestamp(moment):
     return format_time(moment)
 
 
-def _sort_order(keys):
+# A workspace's name as other dialects show it: the title, or the fullname where there is none (lower-cased).
+_NAME = fn.lower(fn.COALESCE(Workspace.title, Workspace.fullname))
+
+
+def _caller_level(account_id):
+    """The caller's level in the workspace of the row (-1 where they are not a member: the lowest)."""
+    entry = AclEntry.alias()
+    return fn.COALESCE(
+        entry.select(entry.level).where((entry.workspace == Workspace.id) & (entry.account == account_id)), -1
+    )
+
+
+def _sort_order(keys, account_id):
     order = []
     for key in keys:
-        if key.field == "title":
+        if key.field in ("name", "level", "views"):
+            column = {"name": _NAME, "views": fn.COALESCE(Workspace.views, 0)}.get(key.field) or _caller_level(account_id)
+            order.append(column.desc() if key.descending else column.asc())
+        elif key.field == "title":
             # case-insensitive (ASCII); a workspace without a title sorts as the smallest
             column = fn.lower(Workspace.title)
             order.append(column.desc(nulls="LAST") if key.descending else column.asc(nulls="FIRST"))

@@ -12,7 +12,7 @@ from ..ids import new_id, new_secret, new_uuid, now_iso
 from ..storage.models import AclEntry, Workspace
 from ..permissions import LEVELS, OWNER, Action, Actor, allows, may_change_level, may_remove_entry, require
 from ..storage import avatar_files
-from . import organizations
+from . import organizations, trash
 
 
 @dataclass
@@ -50,8 +50,9 @@ def not_found_message(fullname):
     return f"Workspace '{fullname}' not found."
 
 
-def load(account, fullname, lock=False):
-    """(workspace, actor); (None, None) when no workspace has that name.
+def load(account, fullname, lock=False, in_trash=False):
+    """(workspace, actor); (None, None) when no workspace has that name, or when it is in the trash
+    (unless `in_trash`: then it is returned too, its deleted_at set).
 
     With `lock`, inside a transaction: the workspace row stays locked until it
     ends (storage.db.lock_rows), so whatever the caller checks about the
@@ -63,7 +64,7 @@ def load(account, fullname, lock=False):
         # locked row as it is now but the joined rows as they were, so the level is read after it.
         lock_rows(Workspace.select(Workspace.id).where(Workspace.fullname == fullname))
     row = _WORKSPACE_WITH_LEVEL.first(account.id, fullname)
-    if row is None:
+    if row is None or (row.deleted_at is not None and not in_trash):
         return None, None
     return row, Actor(account.id, row.caller_level, bool(account.admin))
 
@@ -81,9 +82,9 @@ _WORKSPACE_WITH_LEVEL = PreparedSelect(
 )
 
 
-def load_for(account, fullname, action, lock=False):
+def load_for(account, fullname, action, lock=False, in_trash=False):
     """The workspace if the caller may do `action` on it; NotFound/Forbidden otherwise."""
-    workspace, actor = load(account, fullname, lock)
+    workspace, actor = load(account, fullname, lock, in_trash)
     if workspace is None:
         raise NotFound(not_found_message(fullname))
     require(actor, action, not_found_message(fullname))
@@ -114,7 +115,12 @@ def upsert_workspace(account, fullname, payload):
         )
     stale_file = None
     with database.atomic():
-        workspace, actor = load(account, fullname, lock=True)
+        workspace, actor = load(account, fullname, lock=True, in_trash=True)
+        if workspace is not None and workspace.deleted_at is not None:
+            raise Conflict(
+                f"The name '{fullname}' is taken by a workspace in the trash (an owner may restore it).",
+                {"fullname": ["taken by a workspace in the trash"]},
+            )
         if workspace is None:
             _check_new_name(fullname)
             workspace = _create(account, fullname, payload)
@@ -200,19 +206,26 @@ def _update(account, workspace, payload):
     Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
     for field, value in changes.items():
         setattr(workspace, field, value)
-    if changes.keys() & {"title", "tags", "labels"}:
+    if changes.keys() & index.INDEXED_FIELDS:
         index.write([workspace])
     return stale_file
 
 
 @retrying
 def delete_workspace(account, fullname):
+    """Delete a workspace (owners, instance admins): into the trash when WSSERVER_TRASH_DAYS > 0
+    (services.trash), else at once with its members, side rows and avatar."""
+    days = current_app.config["TRASH_DAYS"]
     with database.atomic():
         workspace, _ = load_for(account, fullname, Action.DELETE, lock=True)
-        avatar_file = workspace.avatar_file
-        index.forget([workspace.id])
-        workspace.delete_instance()  # ACL entries, tags and labels go by ON DELETE CASCADE
-    avatar_files.discard_files([avatar_file])
+        if days:
+            trash.put_in_trash(account, workspace)
+            stale_files = []
+        else:
+            stale_files = trash.remove_for_good([workspace.id])
+    avatar_files.discard_files(stale_files)
+    if days:
+        trash.purge_expired(days)
 
 
 @retrying
@@ -224,6 +237,19 @@ def set_archived(account, fullname, archived):
         if (workspace.archived_at is not None) != archived:
             now = now_iso()
             changes = {"archived_at": now if archived else None, "updated_at": now, "updated_by": account.id}
+            Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
+            for field, value in changes.items():
+                setattr(workspace, field, value)
+    return WorkspaceAccess(workspace, actor)
+
+
+@retrying
+def restore_workspace(account, fullname):
+    """Take a workspace out of the trash (owners, instance admins); one not in the trash is left as it is."""
+    with database.atomic():
+        workspace, actor = load_for(account, fullname, Action.RESTORE, lock=True, in_trash=True)
+        if workspace.deleted_at is not None:
+            changes = {"deleted_at": None, "updated_at": now_iso(), "updated_by": account.id}
             Workspace.update(**changes).where(Workspace.id == workspace.id).execute()
             for field, value in changes.items():
                 setattr(workspace, field, value)

@@ -1,7 +1,8 @@
 """What the listing reads besides the workspace row, written by whoever writes a workspace.
 
-For each workspace: one `workspace_tag` row per tag and one `workspace_label`
-row per label (so tag and label filters use an index), and its search
+For each workspace: one `workspace_tag` row per tag, one `workspace_label`
+row per label and one `workspace_attribute` row per attribute_pairs() pair
+(so tag, label and attribute filters use an index), and its search
 document in the engine's search index. Call `write(workspaces)` after
 inserting or changing a workspace's name, title, tags or labels, and
 `forget(ids)` before deleting workspaces, in the same transaction. (Deleting
@@ -9,21 +10,47 @@ a workspace removes its tag and label rows by ON DELETE CASCADE.)
 
 The search document is the workspace's fullname, title, tags and label
 values, lower-cased (Python's str.lower), one per line: the text in which
-`q` terms are looked up as substrings, on every engine.
+`q` terms are looked up as substrings, on every engine. Since schema version 6
+the description is in it too (after the title).
 """
+import json
+
 from .db import database, engine
-from .models import Workspace, WorkspaceLabel, WorkspaceTag
+from .models import Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag
 
 # Rows per INSERT (SQLite's limit on bound values is 32,766; PostgreSQL's 65,535).
 _BATCH = 500
 
 
-INDEXED_COLUMNS = (Workspace.id, Workspace.fullname, Workspace.title, Workspace.tags, Workspace.labels)
+INDEXED_COLUMNS = (
+    Workspace.id, Workspace.fullname, Workspace.title, Workspace.description, Workspace.tags, Workspace.labels,
+    Workspace.attributes,
+)
+# Written by whoever changes one of these columns (services.workspaces).
+INDEXED_FIELDS = frozenset(column.name for column in INDEXED_COLUMNS) - {"id", "fullname"}
+ATTRIBUTE_NAME_MAX, ATTRIBUTE_VALUE_MAX = 64, 256
 
 
-def search_document(fullname, title, tags, labels):
-    parts = [fullname, title or "", *tags, *labels.values()]
+def search_document(fullname, title, tags, labels, description=None):
+    parts = [fullname, title or "", description or "", *tags, *labels.values()]
     return "\n".join(part.lower() for part in parts if part)
+
+
+def attribute_pairs(attributes):
+    """The (name, value) pairs an attribute filter finds a workspace by: for each top-level attribute,
+    its value, each item of a list, and the "id" of an object (or of each object of a list), as text
+    (JSON's spelling for true, false and numbers); longer names or values than the table holds are left out."""
+    pairs = {}
+    for name, value in (attributes or {}).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                item = item.get("id")
+            if item is None or isinstance(item, (dict, list)):
+                continue
+            text = item if isinstance(item, str) else json.dumps(item)
+            if len(name) <= ATTRIBUTE_NAME_MAX and len(text) <= ATTRIBUTE_VALUE_MAX:
+                pairs[(name, text)] = None
+    return list(pairs)
 
 
 def write(workspaces, fresh=False):
@@ -38,13 +65,16 @@ def write(workspaces, fresh=False):
             ids = [workspace.id for workspace in batch]
             WorkspaceTag.delete().where(WorkspaceTag.workspace.in_(ids)).execute()
             WorkspaceLabel.delete().where(WorkspaceLabel.workspace.in_(ids)).execute()
+            WorkspaceAttribute.delete().where(WorkspaceAttribute.workspace.in_(ids)).execute()
         tags = [{"workspace": w.id, "tag": tag} for w in batch for tag in dict.fromkeys(w.tags or ())]
         labels = [{"workspace": w.id, "key": k, "value": v} for w in batch for k, v in (w.labels or {}).items()]
-        for model, rows in ((WorkspaceTag, tags), (WorkspaceLabel, labels)):
+        attributes = [{"workspace": w.id, "name": name, "value": value}
+                      for w in batch for name, value in attribute_pairs(w.attributes)]
+        for model, rows in ((WorkspaceTag, tags), (WorkspaceLabel, labels), (WorkspaceAttribute, attributes)):
             for first in range(0, len(rows), _BATCH):
                 model.insert_many(rows[first:first + _BATCH]).execute()
         engine().write_search(database, {
-            w.id: search_document(w.fullname, w.title, w.tags or (), w.labels or {}) for w in batch
+            w.id: search_document(w.fullname, w.title, w.tags or (), w.labels or {}, w.description) for w in batch
         })
 
 
@@ -68,10 +98,10 @@ def rebuild():
     """
     WorkspaceTag.delete().execute()
     WorkspaceLabel.delete().execute()
+    WorkspaceAttribute.delete().execute()
     clear()
     last = ""
     while True:
-        # only the indexed columns: an upgrade runs this before later versions add theirs
         batch = list(Workspace.select(*INDEXED_COLUMNS).where(Workspace.id > last).order_by(Workspace.id).limit(_BATCH))
         if not batch:
             return

@@ -16,12 +16,14 @@ from peewee import chunked
 from playhouse.migrate import migrate as apply_operations
 
 from ..fields import DEFAULT_ORGANIZATION_NAME, DEFAULT_VISIBILITY
-from ..ids import new_uuid, now_iso
+from ..ids import account_uuid, new_uuid, now_iso
 from . import index
 from .db import database, engine
-from .models import MODELS, AclEntry, Organization, SchemaVersion, Workspace, WorkspaceLabel, WorkspaceTag
+from .models import (
+    MODELS, Account, AclEntry, Organization, SchemaVersion, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag,
+)
 
-CURRENT_VERSION = 5
+CURRENT_VERSION = 6
 
 # Sort orders of GET /workspaces that an index serves (ties broken by id).
 LISTING_INDEXES = (
@@ -66,7 +68,8 @@ OLD_SEARCH_TABLES = ("workspace_search", "workspace_search_doc")
 
 
 def upgrade_index_in_code(migrator):
-    """Version 4: no triggers; the search index holds one lower-cased document per workspace, rebuilt."""
+    """Version 4: no triggers; the search index holds one lower-cased document per workspace (rebuilt by
+    version 6, whose columns it reads)."""
     database = migrator.database
     for trigger in OLD_TRIGGERS:
         database.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}")
@@ -74,7 +77,6 @@ def upgrade_index_in_code(migrator):
         database.execute_sql(f"DROP TABLE IF EXISTS {table}")
     fill_member_order(database)
     engine().install_search(database)
-    index.rebuild()
 
 
 # Version 5's new workspace columns (all nullable in the table: SQLite cannot add NOT NULL to a table
@@ -125,12 +127,28 @@ def upgrade_flavor_fields(migrator):
             Workspace.update(uuid=new_uuid()).where(Workspace.id == workspace_id).execute()
 
 
+def upgrade_attribute_index(migrator):
+    """Version 6: accounts' UUIDs, attribute filters (workspace_attribute), the visibility index, and the
+    description in the search document: the side tables and the search index rebuilt."""
+    database = migrator.database
+    if "uuid" not in {column.name for column in database.get_columns("account")}:
+        apply_operations(migrator.add_column("account", "uuid", Account.uuid))
+    missing = [row.id for row in Account.select(Account.id).where(Account.uuid.is_null()).order_by(Account.id)]
+    for account_id in missing:
+        Account.update(uuid=account_uuid(account_id)).where(Account.id == account_id).execute()
+    Account._schema.create_indexes(safe=True)
+    database.create_tables([WorkspaceAttribute])
+    Workspace._schema.create_indexes(safe=True)
+    index.rebuild()
+
+
 # version -> function(migrator) bringing a database from version - 1 to version
 UPGRADES = {
     2: lambda migrator: install_listing(migrator.database),
     3: upgrade_member_order,
     4: upgrade_index_in_code,
     5: upgrade_flavor_fields,
+    6: upgrade_attribute_index,
 }
 
 

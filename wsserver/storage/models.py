@@ -41,6 +41,9 @@ class Account(BaseModel):
     password_hash = CharField(null=True)
     admin = BooleanField(default=False)
     created_at = CharField(max_length=32)
+    # What other dialects show as the user's id (ids.account_uuid; schema version 6). Null only in the
+    # database's own terms, as Workspace.uuid.
+    uuid = CharField(max_length=36, null=True, unique=True)
 
 
 class Token(BaseModel):
@@ -84,7 +87,7 @@ class Workspace(BaseModel):
     number = IntegerField(null=True, unique=True)  # a small integer, 1, 2, 3, ... in creation order
     uuid = CharField(max_length=36, null=True, unique=True)
     organization_id = CharField(max_length=36, null=True, index=True)  # Organization.id, as text
-    visibility = CharField(max_length=16, null=True, default="PRIVATE")  # fields.VISIBILITIES
+    visibility = CharField(max_length=16, null=True, default="PRIVATE", index=True)  # fields.VISIBILITIES
     views = IntegerField(null=True, default=0)
     # What other services show and the native API has no word for (app, project, bounding_box,
     # ml_enabled, domain_name, ...): one JSON object, kept as given.
@@ -144,4 +147,18 @@ class WorkspaceLabel(BaseModel):
         indexes = ((("key", "value", "workspace"), False),)
 
 
-MODELS = (Account, Token, Organization, Workspace, AclEntry, SchemaVersion, WorkspaceTag, WorkspaceLabel)
+class WorkspaceAttribute(BaseModel):
+    """(name, value) pairs of Workspace.attributes that filters look up (storage.index.attribute_pairs)."""
+
+    workspace = ForeignKeyField(Workspace, on_delete="CASCADE", index=False)
+    name = CharField(max_length=64)
+    value = CharField(max_length=256)
+
+    class Meta:
+        primary_key = CompositeKey("workspace", "name", "value")
+        indexes = ((("name", "value", "workspace"), False),)
+
+
+MODELS = (
+    Account, Token, Organization, Workspace, AclEntry, SchemaVersion, WorkspaceTag, WorkspaceLabel, WorkspaceAttribute,
+)

@@ -7,7 +7,7 @@ from werkzeug.security import generate_password_hash
 from schemas.seed import SEED_FORMAT_VERSION, SeedSchema
 
 from ..fields import DEFAULT_ORGANIZATION_NAME, DEFAULT_VISIBILITY
-from ..ids import hash_secret, new_id, new_secret, new_uuid, now_iso
+from ..ids import account_uuid, hash_secret, new_id, new_secret, new_uuid, now_iso
 
 SEED_TOKEN_NAME = "seed"
 
@@ -27,6 +27,7 @@ def normalize(seed):
             password_hash = generate_password_hash(entry["password"])
         result_accounts.append({
             "id": account_id,
+            "uuid": str(entry["uuid"]) if "uuid" in entry else account_uuid(account_id),
             "username": entry["username"],
             "nickname": entry.get("nickname") or entry["username"],
             "admin": entry.get("admin", False),
@@ -67,7 +68,7 @@ def normalize(seed):
             "createdBy": created_by,
             "updatedBy": account_ids.get(entry["updatedBy"], entry["updatedBy"]) if "updatedBy" in entry else created_by,
             "archivedAt": entry.get("archivedAt"),
-            "deletedAt": None,
+            "deletedAt": entry.get("deletedAt"),
             "number": number,
             "uuid": str(entry["uuid"]) if "uuid" in entry else None,  # generated below, after every other id
             "organizationId": str(entry["organization"]) if "organization" in entry else None,
@@ -121,6 +122,7 @@ def to_file_document(state):
         "accounts": [
             {
                 "id": account["id"],
+                "uuid": account["uuid"],
                 "username": account["username"],
                 "nickname": account["nickname"],
                 "admin": account["admin"],
@@ -143,6 +145,7 @@ def to_file_document(state):
                 "createdBy": usernames.get(workspace["createdBy"], workspace["createdBy"]),
                 "updatedBy": usernames.get(workspace["updatedBy"], workspace["updatedBy"]),
                 "archivedAt": workspace["archivedAt"],
+                "deletedAt": workspace["deletedAt"],
                 "number": workspace["number"],
                 "uuid": workspace["uuid"],
                 "organization": workspace["organizationId"],

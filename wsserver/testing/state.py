@@ -21,7 +21,7 @@ _BATCH = 100
 # (document key, column) for each model, in document order. A key "outer.inner" is
 # document[outer][inner]: a workspace's title and avatar are its `meta`.
 ACCOUNT_FIELDS = (
-    ("id", "id"), ("username", "username"), ("nickname", "nickname"), ("admin", "admin"),
+    ("id", "id"), ("uuid", "uuid"), ("username", "username"), ("nickname", "nickname"), ("admin", "admin"),
     ("passwordHash", "password_hash"), ("createdAt", "created_at"),
 )
 TOKEN_FIELDS = (("id", "id"), ("hash", "token_hash"), ("name", "name"), ("createdAt", "created_at"))
