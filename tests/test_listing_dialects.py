@@ -133,6 +133,12 @@ def test_the_description_is_searched(ada, seeded):
     assert [workspace["fullname"] for workspace in answer.get_json()] == ["alpha"]
 
 
+def test_a_q_that_is_a_workspace_uuid_finds_it(ada):
+    assert names(ada, q="D4ADD56E-C345-4AC9-B392-7A890A60559A") == (["charlie"], 1)
+    assert names(ada, q="d4add56e-c345-4ac9-b392-7a890a60559a", visibility="PUBLIC") == ([], 0)
+    assert names(ada, q=str(uuid.uuid4())) == ([], 0)
+
+
 @pytest.mark.parametrize("key, expected", [
     (SortKey("name"), ["bravo", "charlie", "alpha"]),  # alpha team < charlie < zulu project
     (SortKey("name", True), ["alpha", "charlie", "bravo"]),

@@ -9,13 +9,21 @@ tags, labels or title.
 
 import pytest
 
-from conftest import ADMIN_TOKEN, API, bearer, png_base64
+from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, bearer, png_base64
+from wsserver import create_app
 
 WS = "matrix-ws"
 SECRET_TITLE = "Secret Title Xyzzy"
 SECRET_TAG = "secret-tag-plugh"
 SECRET_LABEL = "secret-label-value-frotz"
 ROLES = ("owner", "admin", "developer", "user", "outsider", "anonymous", "instance_admin")
+
+
+@pytest.fixture
+def app(instance_path):
+    """With a trash (WSSERVER_TRASH_DAYS), so restoring is in the table too."""
+    return create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT,
+                       "TRASH_DAYS": 30})
 
 
 @pytest.fixture
@@ -59,7 +67,10 @@ def _call(client, world, route):
         "remove_owner": lambda h: client.delete(f"{API}/workspaces/{WS}/acl/{world['owner_entry']}", headers=h),
         "archive_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/archive", headers=h),
         "unarchive_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/unarchive", headers=h),
+        "restore_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/restore", headers=h),
     }
+    if route == "restore_workspace":  # from the trash, where the owner put it
+        assert client.delete(f"{API}/workspaces/{WS}", headers=world["headers"]["owner"]).status_code == 200
     return calls[route]
 
 
@@ -82,6 +93,7 @@ MATRIX = {
     "remove_owner":           (409, 403, 403, 403, 404, 401, 409),
     "archive_workspace":      (200, 200, 403, 403, 404, 401, 200),
     "unarchive_workspace":    (200, 200, 403, 403, 404, 401, 200),
+    "restore_workspace":      (200, 403, 403, 403, 404, 401, 200),
 }
 
 CASES = [(route, role, statuses[index]) for route, statuses in MATRIX.items() for index, role in enumerate(ROLES)]

@@ -15,7 +15,7 @@ from ..ids import format_time
 from ..storage.models import AclEntry, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag
 from ..permissions import LEVELS, may_list_all
 from ..queries import BY_NAME, Filters, ListQuery
-from .search import matching, misspelling_matches, relevance, search_terms
+from .search import id_matches, matching, misspelling_matches, relevance, search_terms
 
 def list_workspaces(account, query):
     """(the page of Workspace rows, the number of matches before paging)."""
@@ -40,7 +40,8 @@ def build_queries(account, query):
     terms = search_terms(query.q)
     if not terms:
         return _queries(account.id, stored)
-    misspelled = misspelling_matches(terms, _search_within(account.id, stored))
+    within = _search_within(account.id, stored)
+    misspelled = list(dict.fromkeys(id_matches(terms, within) + misspelling_matches(terms, within)))
     return _queries(account.id, stored, matching(terms, misspelled), relevance(terms, misspelled))
 
 

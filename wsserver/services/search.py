@@ -2,9 +2,10 @@
 
 - `search_terms`: the lower-cased, whitespace-separated terms of q.
 - `matching`: every term is a substring of the workspace's search document
-  (fullname, title, tags, label values; storage.index), through the engine's
-  trigram index; terms too short for trigrams match a name or title prefix;
-  or the workspace is one of the close misspellings.
+  (fullname, title, description, tags, label values; storage.index), through the
+  engine's trigram index; terms too short for trigrams match a name or title
+  prefix; or the workspace is one of the close misspellings, or the one whose
+  UUID q is (`id_matches`).
 - `misspelling_matches`: the 100 candidates holding the most of the query's
   trigrams (the engine finds them), kept when each term is a substring or
   within `allowed_edits` of a word (optimal string alignment, rapidfuzz),
@@ -17,6 +18,7 @@ and filters; the engines (storage/sqlite.py, storage/postgres.py) only find
 candidates fast.
 """
 import re
+import uuid
 
 from peewee import OP, SQL, Case, Expression, NodeList, fn
 from rapidfuzz.distance import OSA
@@ -127,6 +129,21 @@ def allowed_edits(word):
 def words(text):
     """Runs of letters and digits."""
     return re.findall(r"[^\W_]+", text)
+
+
+def id_matches(terms, within):
+    """A q that is one UUID also finds the workspace with that UUID (the id other dialects show), as
+    the first of the extra matches (`misspelled` of `matching` and `relevance`)."""
+    if len(terms) != 1:
+        return []
+    try:
+        wanted = str(uuid.UUID(terms[0]))
+    except ValueError:
+        return []
+    found = Workspace.select(Workspace.id).where(Workspace.uuid == wanted)
+    if within is not None:
+        found = found.where(Workspace.id.in_(within))
+    return [row.id for row in found]
 
 
 def misspelling_matches(terms, within):
