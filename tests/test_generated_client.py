@@ -42,6 +42,11 @@ import requests
 from conftest import ADMIN_TOKEN, ROOT, LiveServer, png_base64
 from test_openapi import OPERATION_IDS
 
+# The flavors' operations (wsserver/flavors), driven at the end of the scenario.
+FLAVOR_OPERATION_IDS = ("engineeringListWorkspaces", "engineeringGetWorkspace", "geoscienceListWorkspaces",
+                        "geoscienceGetWorkspace", "platformListWorkspaces")
+EVERY_OPERATION_ID = {*OPERATION_IDS.values(), *FLAVOR_OPERATION_IDS}
+
 pytestmark = pytest.mark.sqlite_only("the OpenAPI document does not depend on the engine: checked in the SQLite run")
 
 GENERATOR = "openapi-python-client"
@@ -119,7 +124,8 @@ class Generated:
 def server(tmp_path_factory):
     if MISSING:
         pytest.fail(f"{MISSING}; CI must run it", pytrace=False)
-    live = LiveServer(tmp_path_factory.mktemp("generated-client") / "instance")
+    # with a trash, so restoreWorkspace has something to restore
+    live = LiveServer(tmp_path_factory.mktemp("generated-client") / "instance", env={"WSSERVER_TRASH_DAYS": "30"})
     yield live
     live.stop()
 
@@ -161,9 +167,9 @@ def test_the_generator_reads_the_live_document_without_a_warning(generated):
 
 
 def test_every_operation_is_one_function_named_by_its_operation_id(generated):
-    names = {snake(operation_id) for operation_id in OPERATION_IDS.values()}
+    names = {snake(operation_id) for operation_id in EVERY_OPERATION_ID}
     assert {name: len(modules) for name, modules in generated.operations.items()} == dict.fromkeys(names, 1)
-    for operation_id in OPERATION_IDS.values():
+    for operation_id in EVERY_OPERATION_ID:
         assert callable(generated.operation(operation_id).sync_detailed)
 
 
@@ -202,6 +208,11 @@ def test_the_member_level_is_one_enum_wherever_it_appears(generated):
 # The scenario
 
 
+def is_time(key):
+    """A date-time field: the native `createdAt` style, and the flavors' `created_at`, `user_last_visit`."""
+    return key.endswith(("At", "_at")) or key == "user_last_visit"
+
+
 def plain(value):
     """A parsed answer as JSON-like data (models through their to_dict), times as datetimes."""
     if hasattr(value, "to_dict"):
@@ -209,7 +220,7 @@ def plain(value):
     if isinstance(value, list):
         return [plain(item) for item in value]
     if isinstance(value, dict):
-        return {key: (datetime.datetime.fromisoformat(item) if key.endswith("At") and isinstance(item, str)
+        return {key: (datetime.datetime.fromisoformat(item) if is_time(key) and isinstance(item, str)
                       else plain(item)) for key, item in value.items()}
     return value
 
@@ -497,12 +508,20 @@ def test_a_full_scenario_through_the_generated_client(server, generated):
     run.fails("getWorkspace", 404, "research", client=bob)
     run.fails("removeMember", 404, "research", bob_entry, client=ada)
 
-    # -- delete
+    # -- delete (into the trash: WSSERVER_TRASH_DAYS), restore, delete again
     deleted = run.ok("deleteWorkspace", 200, "research", client=ada)
     assert type(deleted) is models.Empty
     run.fails("getWorkspace", 404, "research", client=ada)
+    run.fails("restoreWorkspace", 404, "research", client=bob)  # bob left: to him it does not exist
+    restored = run.ok("restoreWorkspace", 200, "research", client=ada)
+    assert type(restored) is models.WorkspaceView and restored.fullname == "research"
+    assert run.ok("getWorkspace", 200, "research", client=ada).fullname == "research"
+    assert type(run.ok("deleteWorkspace", 200, "research", client=ada)) is models.Empty
     run.fails("deleteWorkspace", 404, "research", client=ada)
     assert fullnames(run.ok(list_workspaces, 200, client=ada)) == ["alpha-lab", "robotics", "zeta-notes"]
+
+    # -- the flavors: the same workspaces in other services' shapes, through the same generated client
+    drive_the_flavors(run, ada, ["alpha-lab", "robotics", "zeta-notes"])
 
     # -- accounts go too
     run.fails("deleteAccount", 403, bob_id, client=ada)
@@ -512,5 +531,30 @@ def test_a_full_scenario_through_the_generated_client(server, generated):
 
     for client in clients:
         client.get_httpx_client().close()
-    assert run.called == set(OPERATION_IDS.values()), "operations the scenario did not drive"
+    assert run.called == EVERY_OPERATION_ID, "operations the scenario did not drive"
     assert time.monotonic() - started < 30
+
+
+def drive_the_flavors(run, caller, names):
+    """Each flavor's operations, answers read into their generated models (errors into their own)."""
+    models = run.models
+    engineering = run.ok("engineeringListWorkspaces", 200, client=caller,
+                         sort=models.EngineeringListWorkspacesSort("name"))
+    assert engineering.count == engineering.results.count == len(names)
+    listed = {item.slug: item for item in engineering.results.results}
+    assert sorted(listed) == names and not engineering.results.next_
+    one = run.ok("engineeringGetWorkspace", 200, listed[names[0]].id, client=caller)
+    assert (one.id, one.slug) == (listed[names[0]].id, names[0])
+    run.call("engineeringGetWorkspace", 404, 2**31 - 1, client=caller)
+
+    organization = run.ok("getMe", 200, client=caller).organization.id
+    geoscience = run.ok("geoscienceListWorkspaces", 200, organization, client=caller, limit=2)
+    assert geoscience.links.total == len(names) and geoscience.links.count == 2 and len(geoscience.results) == 2
+    first = geoscience.results[0]
+    assert str(run.ok("geoscienceGetWorkspace", 200, organization, first.id, client=caller).id) == str(first.id)
+    run.call("geoscienceListWorkspaces", 404, "00000000-0000-4000-8000-000000000000", client=caller)
+
+    platform = run.ok("platformListWorkspaces", 200, client=caller,
+                      sort_by=models.PlatformListWorkspacesSortBy("identifier"))
+    assert [item.identifier for item in platform] == names
+    assert {str(item.id) for item in platform} >= {str(first.id)}

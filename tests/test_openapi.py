@@ -105,7 +105,12 @@ def test_every_route_of_the_contract_is_served_under_both_prefixes_and_documente
     assert "/api/v2" in spec["info"]["description"] and "`/api`" in spec["info"]["description"]
 
 
+def is_flavor(path):
+    return path.startswith("/flavors/")
+
+
 def test_every_error_response_of_every_operation_is_the_envelope(spec):
+    """The native operations' errors are the envelope; a flavor's are its service's own shape (never the envelope)."""
     wrong = []
     for method, path, operation in operations(spec):
         errors = [code for code in operation["responses"] if code == "default" or int(code) >= 400]
@@ -113,9 +118,12 @@ def test_every_error_response_of_every_operation_is_the_envelope(spec):
             wrong.append(f"{method.upper()} {path}: no error response documented")
         for code in errors:
             response = resolve(spec, operation["responses"][code])
-            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-            if schema.get("$ref") != ENVELOPE_REF:
-                wrong.append(f"{method.upper()} {path} {code}: {schema}")
+            schemas = [media.get("schema", {}) for media in response.get("content", {}).values()]
+            if is_flavor(path):
+                if not schemas or any(not schema or schema.get("$ref") == ENVELOPE_REF for schema in schemas):
+                    wrong.append(f"{method.upper()} {path} {code}: {schemas}")
+            elif schemas != [{"$ref": ENVELOPE_REF}]:
+                wrong.append(f"{method.upper()} {path} {code}: {schemas}")
     assert wrong == []
 
 
@@ -228,11 +236,15 @@ def test_the_document_names_its_server_and_licence(spec):
 
 
 def test_every_operation_documents_414_and_431_in_the_envelope(spec):
+    """(In a flavor's error shape for a flavor's operations.)"""
     for method, path, operation in operations(spec):
         for code in ("414", "431"):
             response = resolve(spec, operation["responses"].get(code, {"description": "missing"}))
-            assert response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref") == ENVELOPE_REF, \
-                f"{method.upper()} {path} {code}"
+            schemas = [media.get("schema", {}) for media in response.get("content", {}).values()]
+            if is_flavor(path):
+                assert schemas and {"$ref": ENVELOPE_REF} not in schemas, f"{method.upper()} {path} {code}"
+            else:
+                assert schemas == [{"$ref": ENVELOPE_REF}], f"{method.upper()} {path} {code}"
 
 
 REDOCLY = "@redocly/cli@2.77.0"  # pinned: a newer release may add rules
@@ -248,6 +260,12 @@ def test_redocly_recommended_rules_find_nothing(spec, tmp_path):
     require_npx()
     document = tmp_path / "openapi.json"
     document.write_text(json.dumps(spec))
+    # The one rule a flavor breaks on purpose: the engineering service's routes end with a slash (a DRF
+    # API; a client calls them so). Redocly's ignore file names each such path, and nothing else.
+    slashed = [path for path in spec["paths"] if path.endswith("/") and path.startswith("/flavors/engineering/")]
+    pointers = "".join(f"    - '#/paths/{path.replace('~', '~0').replace('/', '~1')}'\n" for path in slashed)
+    if slashed:
+        (tmp_path / ".redocly.lint-ignore.yaml").write_text(f"openapi.json:\n  no-path-trailing-slash:\n{pointers}")
     environment = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
     result = subprocess.run(
         ["npx", "--yes", REDOCLY, "lint", "--format=summary", str(document)],

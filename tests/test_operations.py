@@ -226,6 +226,16 @@ def test_cors_allows_only_configured_origins(instance_path):
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+def test_cors_lets_a_platform_client_send_and_read_its_api_version(instance_path):
+    client = make_app(instance_path, CORS_ORIGINS="https://app.example.com").test_client()
+    preflight = client.options("/flavors/platform/workspaces", headers={
+        "Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "Authorization, X-API-Version"})
+    assert "x-api-version" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    answer = client.get("/flavors/platform/workspaces", headers={"Origin": "https://app.example.com"})
+    assert "X-API-Version" in answer.headers["Access-Control-Expose-Headers"]
+
+
 # --- logs --------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, bearer, png_base64
 from wsserver import create_app
+from wsserver.storage.models import Account, Organization, Workspace
 
 WS = "matrix-ws"
 SECRET_TITLE = "Secret Title Xyzzy"
@@ -69,6 +70,21 @@ def _call(client, world, route):
         "unarchive_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/unarchive", headers=h),
         "restore_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/restore", headers=h),
     }
+    workspace = Workspace.get(Workspace.fullname == WS)
+    organization = Organization.get(Organization.id == workspace.organization_id).id
+    owner_uuid = Account.get(Account.id == world["people"]["owner"]["id"]).uuid
+    calls.update({
+        # the flavors (wsserver/flavors): the same rules, reached through each service's routes
+        "engineering_get": lambda h: client.get(f"{ENGINEERING}/api/workspaces/{workspace.number}/", headers=h),
+        "engineering_list_all": lambda h: client.get(f"{ENGINEERING}/api/workspaces/?all=true", headers=h),
+        "engineering_list_archived": lambda h: client.get(
+            f"{ENGINEERING}/api/workspaces/?include_archived=true", headers=h),
+        "geoscience_get": lambda h: client.get(
+            f"{GEOSCIENCE}/workspace/orgs/{organization}/workspaces/{workspace.uuid}", headers=h),
+        "geoscience_list_by_user": lambda h: client.get(
+            f"{GEOSCIENCE}/workspace/orgs/{organization}/workspaces?user_id={owner_uuid}", headers=h),
+        "platform_list": lambda h: client.get(f"{PLATFORM}/workspaces", headers=h),
+    })
     if route == "restore_workspace":  # from the trash, where the owner put it
         assert client.delete(f"{API}/workspaces/{WS}", headers=world["headers"]["owner"]).status_code == 200
     return calls[route]
@@ -94,6 +110,21 @@ MATRIX = {
     "archive_workspace":      (200, 200, 403, 403, 404, 401, 200),
     "unarchive_workspace":    (200, 200, 403, 403, 404, 401, 200),
     "restore_workspace":      (200, 403, 403, 403, 404, 401, 200),
+    "engineering_get":        (200, 200, 200, 200, 404, 401, 200),
+    # every workspace, or archived ones too: instance admins only (permissions.may_list_all)
+    "engineering_list_all":   (403, 403, 403, 403, 403, 401, 200),
+    "engineering_list_archived": (403, 403, 403, 403, 403, 401, 200),
+    "geoscience_get":         (200, 200, 200, 200, 404, 401, 200),
+    # another user's workspaces: instance admins only
+    "geoscience_list_by_user": (403, 403, 403, 403, 403, 401, 200),
+    "platform_list":          (200, 200, 200, 200, 200, 401, 200),
+}
+ENGINEERING, GEOSCIENCE, PLATFORM = "/flavors/engineering", "/flavors/geoscience", "/flavors/platform"
+# The keys of an error body: the native envelope, or the flavor's own shape.
+ERROR_KEYS = {
+    "engineering": {"detail"},
+    "geoscience": {"type", "title", "status", "detail", "invalid-params"},
+    "platform": {"detail"},
 }
 
 CASES = [(route, role, statuses[index]) for route, statuses in MATRIX.items() for index, role in enumerate(ROLES)]
@@ -110,8 +141,12 @@ def test_permission_matrix(client, world, route, role, expected):
     response = _call(client, world, route)(world["headers"][role])
     assert response.status_code == expected, response.get_json()
     if expected >= 400:
-        body = response.get_json()
-        assert set(body) == {"error"} and set(body["error"]) == {"message", "details"}
+        body = response.get_json(force=True)
+        flavor = route.partition("_")[0]
+        if flavor in ERROR_KEYS:
+            assert set(body) == ERROR_KEYS[flavor], body
+        else:
+            assert set(body) == {"error"} and set(body["error"]) == {"message", "details"}
     if expected == 204:
         assert response.data == b""
     if role in ("outsider", "anonymous") and expected != 204:

@@ -27,7 +27,7 @@ def register_flavors(app, api):
     """Register each flavor of WSSERVER_FLAVORS at its mount, with its error dialect."""
     for name, mount in app.config["FLAVORS"].items():
         module = flavor_module(name)
-        api.document_error_dialect(module.blp.name, module.blp.error_responses())
+        api.document_error_dialect(module.blp.name, module.blp.error_responses(), module.blp.validation_status)
         api.register_blueprint(module.blp, url_prefix=mount or None)
         register_error_dialect(app, module.blp.name, [mount + path for path in module.PATHS], module.error_answer)
 

@@ -14,8 +14,9 @@ class FlavorBlueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = JSONParser()
 
-    def __init__(self, name, import_name, *, error_response, **kwargs):
+    def __init__(self, name, import_name, *, error_response, validation_status=422, **kwargs):
         super().__init__(name, import_name, **kwargs)
+        self.validation_status = validation_status  # what its error_answer makes of webargs' 422
         self.error_response = error_response
         self.error_response_name = f"{name[:1].upper()}{name[1:]}Error"
         self.rate_limited_name = f"{name[:1].upper()}{name[1:]}RateLimited"

@@ -1,11 +1,106 @@
-"""The platform flavor (README, "Flavors"): a skeleton, filled in by its own change."""
+"""The platform flavor (reference 003, a FastAPI service; README, "Flavors"): GET /workspaces.
+
+Its parameters (schemas/flavors/platform.py) become a queries.ListQuery for the one listing service;
+the page is shown with batched look-ups (services/lookups.py: owners, member counts, the accounts behind
+ids). Errors are FastAPI's: `{"detail": "..."}`, and for a 422 pydantic's list of
+`{"type", "loc", "msg", "input"}`. Every answer of its routes carries `X-API-Version: v1`.
+"""
+from flask import request
+from flask.views import MethodView
+
+from schemas.flavors.platform import (
+    API_VERSION_HEADER, API_VERSIONS, DETAIL_SCHEMA, VALIDATION_ERROR_SCHEMA, PlatformHeadersSchema,
+    PlatformListQuerySchema, PlatformWorkspaceSchema, account_uuids, to_list_query, validation_items,
+)
+
+from ..errors import MESSAGES
+from ..http.auth import current_account
+from ..services import listing, lookups
 from .common import FlavorBlueprint
 
-PATHS = ()
-ERROR_RESPONSE = {"description": "An error.", "content": {"application/json": {"schema": {"type": "object"}}}}
+PATHS = ("/workspaces",)
+ERROR_RESPONSE = {
+    "description": "An error: `{\"detail\": \"...\"}`.",
+    "content": {"application/json": {"schema": DETAIL_SCHEMA}},
+}
+VALIDATION_DESCRIPTION = "Invalid parameters or X-API-Version: FastAPI's list of pydantic errors."
+# Starlette's and FastAPI's own sentences for the answers they make themselves
+_FRAMEWORK_MESSAGES = {401: "Not authenticated", 404: "Not Found", 405: "Method Not Allowed"}
 
-blp = FlavorBlueprint("platform", __name__, error_response=ERROR_RESPONSE, description="The platform flavor.")
+blp = FlavorBlueprint(
+    "platform", __name__, error_response=ERROR_RESPONSE,
+    description="The platform flavor (reference 003): the workspace list of a FastAPI service, wire-compatible.",
+)
 
 
 def error_answer(status, message, details):
+    """FastAPI's error bodies; wsserver's own generic sentences become the framework's."""
+    if status == 422:
+        return status, {"detail": validation_items(message, details, request.args, request.headers)}, "application/json"
+    if message == MESSAGES.get(status) and status in _FRAMEWORK_MESSAGES:
+        message = _FRAMEWORK_MESSAGES[status]
     return status, {"detail": message}, "application/json"
+
+
+@blp.after_request
+def version_header(response):
+    response.headers[API_VERSION_HEADER] = API_VERSIONS[0]
+    return response
+
+
+def shown(rows):
+    """The page's workspaces as the platform shows them, with one look-up each for owners, member counts
+    and the accounts behind them."""
+    ids = [row.id for row in rows]
+    owners, counts = lookups.first_owners(ids), lookups.member_counts(ids)
+    accounts = lookups.accounts_by_id([*owners.values(), *(row.created_by for row in rows),
+                                       *(row.updated_by for row in rows)])
+
+    def user(account_id):
+        account = accounts.get(account_id)
+        return account.uuid if account is not None else None
+
+    def domain_name(attributes):
+        value = (attributes or {}).get("domain_name")
+        return value if isinstance(value, str) else None
+
+    return [{
+        "id": row.uuid,
+        "identifier": row.fullname,
+        "name": row.title or row.fullname,
+        "owner_id": user(owners.get(row.id)),
+        "workspace_type": "single_user" if counts.get(row.id, 0) == 1 else "multi_user",
+        "domain_name": domain_name(row.attributes),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "created_by": user(row.created_by),
+        "updated_by": user(row.updated_by),
+    } for row in rows]
+
+
+@blp.route("/workspaces")
+class Workspaces(MethodView):
+    @blp.doc(operationId="platformListWorkspaces", summary="Retrieve a list of workspaces")
+    @blp.authenticated
+    @blp.alt_response(422, schema=VALIDATION_ERROR_SCHEMA, description=VALIDATION_DESCRIPTION)
+    @blp.arguments(PlatformHeadersSchema(), location="headers")
+    @blp.arguments(PlatformListQuerySchema(), location="query")
+    @blp.response(
+        200,
+        PlatformWorkspaceSchema(many=True),
+        description="Success: a plain array of the caller's workspaces, one page.",
+        headers={
+            "X-Total-Count": {"description": "Matches before paging (a wsserver extra).",
+                              "schema": {"type": "integer"}},
+            API_VERSION_HEADER: {"description": "The API version answered: v1.",
+                                 "schema": {"type": "string", "enum": list(API_VERSIONS)}},
+        },
+    )
+    def get(self, version, params):
+        """The caller's workspaces: filtered, searched, sorted, paged.
+
+        Default order: created_at ascending (a search without sort_by and sort_order: by relevance).
+        `X-Total-Count` is the number of matches before paging."""
+        query = to_list_query(params, lookups.account_ids_by_uuid(account_uuids(params)))
+        rows, total = listing.list_workspaces(current_account(), query) if query is not None else ([], 0)
+        return shown(rows), 200, {"X-Total-Count": str(total)}

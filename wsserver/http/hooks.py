@@ -161,9 +161,10 @@ def install_request_hooks(app):
         CORS(
             app,
             origins=origins,
-            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            # X-API-Version: the platform flavor's (wsserver/flavors/platform.py)
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER, "X-API-Version"],
             expose_headers=[
-                "X-Total-Count", "Link", REQUEST_ID_HEADER, "Retry-After",
+                "X-Total-Count", "Link", REQUEST_ID_HEADER, "Retry-After", "X-API-Version",
                 "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Window", "X-RateLimit-Reset",
             ],
             methods=["GET", "PUT", "POST", "DELETE", "OPTIONS"],

@@ -76,12 +76,14 @@ class RateHeadersOnLimitedAnswers(BasePlugin):
 
 
 class DialectDefaultErrors(BasePlugin):
-    """apispec plugin: an operation of a flavor (wsserver/flavors; known by its tag) documents its
-    service's error shape as its default answer, not the native envelope flask-smorest puts there.
-    The flavor's response components are registered with its first operation (none: none)."""
+    """apispec plugin: an operation of a flavor (wsserver/flavors; known by its tag) documents its errors
+    in its service's shape: every answer flask-smorest documents with the native envelope (its default
+    answer, webargs' 422) refers to the flavor's error response instead, and a 422 moves to the status
+    the flavor answers validation errors with. The flavor's response components are registered with
+    its first operation (none: none)."""
 
     def __init__(self):
-        self.responses = {}  # tag -> {response component name: response object}, the default answer first
+        self.dialects = {}  # tag -> ({response component name: response object}, validation status)
         self.registered = set()
 
     def init_spec(self, spec):
@@ -90,15 +92,26 @@ class DialectDefaultErrors(BasePlugin):
 
     def operation_helper(self, path=None, operations=None, **kwargs):
         for operation in (operations or {}).values():
-            found = [self.responses[tag] for tag in operation.get("tags", ()) if tag in self.responses]
+            found = [self.dialects[tag] for tag in operation.get("tags", ()) if tag in self.dialects]
             if not found:
                 continue
-            for name, response in found[0].items():
+            own, validation_status = found[0]
+            for name, response in own.items():
                 if name not in self.registered:
                     self.spec.components.response(name, response)
                     self.registered.add(name)
-            if "default" in operation.get("responses", {}):
-                operation["responses"]["default"] = {"$ref": f"#/components/responses/{next(iter(found[0]))}"}
+            error = {"$ref": f"#/components/responses/{next(iter(own))}"}
+            responses = operation.get("responses", {})
+            for code, response in list(responses.items()):
+                # a component named by flask-smorest (resolved to a $ref by apispec later), or a $ref
+                name = response if isinstance(response, str) else None
+                if isinstance(response, dict) and response.get("$ref", "").startswith("#/components/responses/"):
+                    name = response["$ref"].rpartition("/")[2]
+                if name is not None and name not in own:
+                    responses[code] = error
+            for unprocessable in (422, "422"):  # flask-smorest's keys are integers at this point
+                if validation_status != 422 and unprocessable in responses:
+                    responses[validation_status] = responses.pop(unprocessable)
 
 
 def dict_lengths_as_properties(converter, field, ret, **kwargs):
@@ -147,7 +160,8 @@ class Api(flask_smorest.Api):
         self.ma_plugin.converter.add_attribute_function(dict_lengths_as_properties)
         self.ma_plugin.converter.add_attribute_function(component_reference)
 
-    def document_error_dialect(self, tag, responses):
+    def document_error_dialect(self, tag, responses, validation_status=422):
         """Operations tagged `tag` answer errors as these response components ({name: OpenAPI response
-        object}, the default answer first); call before the blueprint is registered."""
-        self.dialect_errors.responses[tag] = dict(responses)
+        object}, the default answer first), validation errors with `validation_status`; call before
+        the blueprint is registered."""
+        self.dialect_errors.dialects[tag] = (dict(responses), validation_status)

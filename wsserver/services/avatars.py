@@ -13,11 +13,13 @@ inside the write transaction that points the workspace at it, holding the
 name's lock, so an upload that links a file and a clean-up that removes the
 same file never interleave, across processes and nodes too.
 """
+import base64
 import binascii
 import contextlib
 import functools
 import hashlib
 import logging
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -252,3 +254,18 @@ def find_avatar_file(file_name):
         raise NotFound("No such avatar.")
     stem, extension = file_name.split(".")
     return AvatarFile(avatar_folder(), file_name, TYPES_BY_EXTENSION[extension].content_type, stem)
+
+
+def avatar_base64(workspace, max_bytes=1024 * 1024):
+    """The workspace's uploaded avatar file, base64-encoded, when it has fewer than `max_bytes` bytes;
+    else None (no avatar, an external URL, a file too large or gone). For dialects that carry the
+    image itself (the engineering flavor's `image`)."""
+    name = workspace.avatar_file
+    if not stored_file_exists(name):
+        return None
+    try:
+        with open(os.path.join(avatar_folder(), name), "rb") as handle:
+            content = handle.read(max_bytes)
+    except OSError:
+        return None
+    return base64.b64encode(content).decode("ascii") if len(content) < max_bytes else None

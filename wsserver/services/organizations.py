@@ -13,6 +13,11 @@ def default_organization():
     return Organization.get(Organization.is_default == True)  # noqa: E712
 
 
+def organization_by_id(organization_id):
+    """The organization with this id (a UUID as text, any case), or None."""
+    return Organization.get_or_none(Organization.id == str(organization_id).lower())
+
+
 def ensure_default_organization(pinned_id=None):
     """At start-up: a default organization exists (made when missing), with `pinned_id` when given."""
     with database.atomic():
