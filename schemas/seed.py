@@ -20,11 +20,13 @@ from .workspaces import (
     FULLNAME_VALIDATORS, LABEL_KEY, LABEL_VALUE, MAX_LABELS, MAX_TAGS, TAG, MetaInputSchema, distinct,
 )
 
-# 2 (schema versions 5-6): organizations; an account's uuid; a workspace's description, archivedAt, deletedAt, updatedBy, number, uuid,
-# organization, visibility, views and attributes; a membership's lastVisitAt. Version 1 files load as
-# they are (what they lack is generated or defaulted).
-SEED_FORMAT_VERSION = 2
-SEED_FORMAT_VERSIONS = (1, 2)
+# 2 (schema version 5): organizations; a workspace's description, archivedAt, updatedBy, number, uuid,
+# organization, visibility, views and attributes; a membership's lastVisitAt.
+# 3 (schema version 6): an account's uuid; a workspace's deletedAt (the trash).
+# Files of every version load as they are (what they lack is generated or defaulted); export writes the
+# latest, which an older wsserver refuses by its version rather than by a field it does not know.
+SEED_FORMAT_VERSION = 3
+SEED_FORMAT_VERSIONS = (1, 2, 3)
 
 
 def _whole(pattern, error):

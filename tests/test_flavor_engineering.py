@@ -64,7 +64,7 @@ ALPHA_ATTRIBUTES = {
 ALPHA_VISIT = "2025-11-07T16:05:09.030Z"
 
 SEED = {
-    "version": 2,
+    "version": 3,
     "accounts": [
         {"username": "ada", "tokens": [ADA], "password": ADA_PASSWORD},
         {"username": "bob", "tokens": [BOB]},
@@ -238,7 +238,7 @@ def test_following_next_walks_every_workspace_once(client):
 
 def test_a_limit_past_the_largest_counts_as_the_largest_and_the_default_is_20(client):
     body = page(client, limit=10**6, offset=1)
-    assert body["results"]["previous"] == f"http://localhost{LIST}?limit=500"
+    assert body["results"]["previous"] == f"http://localhost{LIST}?limit=100"
     assert len(page(client, token=ADMIN_TOKEN, all="true", limit=1)["results"]["results"]) == 1
     assert page(client, offset=2)["results"]["previous"] == f"http://localhost{LIST}?limit=20"
 

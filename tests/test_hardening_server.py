@@ -166,7 +166,7 @@ def test_a_unique_key_race_on_create_answers_409_not_500(client, admin_headers, 
 
     assert client.put(f"{API}/workspaces/raced", json={"fullname": "raced"}, headers=admin_headers).status_code == 201
     # the window of a race: the service looked and saw no row, then a concurrent creator inserted it
-    monkeypatch.setattr(workspaces, "load", lambda account, fullname, lock=False: (None, None))
+    monkeypatch.setattr(workspaces, "load", lambda account, fullname, lock=False, in_trash=False: (None, None))
     response = client.put(f"{API}/workspaces/raced", json={"fullname": "raced"}, headers=admin_headers)
     assert_error(response, 409)
     monkeypatch.undo()

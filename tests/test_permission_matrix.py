@@ -84,8 +84,10 @@ def _call(client, world, route):
         "geoscience_list_by_user": lambda h: client.get(
             f"{GEOSCIENCE}/workspace/orgs/{organization}/workspaces?user_id={owner_uuid}", headers=h),
         "platform_list": lambda h: client.get(f"{PLATFORM}/workspaces", headers=h),
+        "geoscience_get_deleted": lambda h: client.get(
+            f"{GEOSCIENCE}/workspace/orgs/{organization}/workspaces/{workspace.uuid}?deleted=true", headers=h),
     })
-    if route == "restore_workspace":  # from the trash, where the owner put it
+    if route in ("restore_workspace", "geoscience_get_deleted"):  # from the trash, where the owner put it
         assert client.delete(f"{API}/workspaces/{WS}", headers=world["headers"]["owner"]).status_code == 200
     return calls[route]
 
@@ -118,6 +120,8 @@ MATRIX = {
     # another user's workspaces: instance admins only
     "geoscience_list_by_user": (403, 403, 403, 403, 403, 401, 200),
     "platform_list":          (200, 200, 200, 200, 200, 401, 200),
+    # in the trash: seen by those who may restore it (permissions.SEES_TRASH), hidden from the rest
+    "geoscience_get_deleted": (200, 404, 404, 404, 404, 401, 200),
 }
 ENGINEERING, GEOSCIENCE, PLATFORM = "/flavors/engineering", "/flavors/geoscience", "/flavors/platform"
 # The keys of an error body: the native envelope, or the flavor's own shape.

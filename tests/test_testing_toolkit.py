@@ -138,7 +138,7 @@ def test_seeded_accounts_tokens_passwords_and_workspaces_work_through_the_api(se
 def test_export_then_seed_an_empty_instance_then_export_gives_the_same_json_file(seeded, tmp_path):
     first = export_text(seeded, tmp_path / "first.json")
     document = json.loads(first)
-    assert document["version"] == 2  # version 1 files (as `seeded` is) load and export as version 2
+    assert document["version"] == 3  # version 1 files (as `seeded` is) load and export as version 3
     assert [organization["default"] for organization in document["organizations"]] == [True]
     alice = next(account for account in document["accounts"] if account["username"] == "alice")
     assert alice["createdAt"] == "2024-01-02T01:04:05.000Z"
@@ -305,7 +305,7 @@ BAD_SEEDS = [
     ),
     pytest.param(["not", "a", "mapping"], "(file): Expected a mapping with accounts, workspaces and memberships.",
                  id="not-a-mapping"),
-    pytest.param({"version": 3}, "version: Must be one of: 1, 2.", id="version"),
+    pytest.param({"version": 4}, "version: Must be one of: 1, 2, 3.", id="version"),
 ]
 
 

@@ -60,7 +60,8 @@ def test_a_deleted_workspace_is_hidden_everywhere_but_kept(client, team):
     row = Workspace.get(Workspace.fullname == "team")
     assert row.deleted_at is not None and row.updated_by == team["owner"]["id"]
     assert AclEntry.select().where(AclEntry.workspace == row.id).count() == 3  # members are kept for a restore
-    assert client.get(f"{API}/me", headers=member).status_code == 200
+    me = client.get(f"{API}/me", headers=member)
+    assert me.status_code == 200 and me.get_json()["memberships"] == []
 
 
 def test_a_name_in_the_trash_stays_taken(client, team):
@@ -153,7 +154,7 @@ def test_a_trash_of_an_uploaded_avatar_keeps_the_file_until_the_purge(client, te
 
 def test_seed_files_put_workspaces_in_the_trash_and_export_gives_it_back(instance_path, tmp_path):
     document = {
-        "version": 2,
+        "version": 3,
         "accounts": [{"username": "alice", "tokens": ["alice-token-0123456789"]}],
         "workspaces": [{"fullname": "gone", "deletedAt": "2100-01-01T00:00:00Z"}, {"fullname": "here"}],
         "memberships": [{"workspace": "gone", "account": "alice", "level": "owner"},

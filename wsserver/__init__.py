@@ -24,7 +24,7 @@ def create_app(config=None, *, open_storage=True):
     from .ops.logs import configure_logging
     from .http.auth import identify_caller
     from .http.ratelimit import init_rate_limits
-    from .http.smorest import SPEC_OPTIONS, Api
+    from .http.smorest import SPEC_OPTIONS, Api, description
 
     settings, flask_options = load_settings(config)
     app = Flask("wsserver", instance_path=settings["INSTANCE_PATH"])
@@ -58,7 +58,10 @@ def create_app(config=None, *, open_storage=True):
     api = Api(app)
     from .flavors import alias_served, register_flavors
 
-    register_blueprints(app, api, alias=alias_served(app))
+    alias = alias_served(app)
+    if not alias:
+        api.spec.options["info"]["description"] = description(alias_served=False)
+    register_blueprints(app, api, alias=alias)
     register_flavors(app, api)  # WSSERVER_FLAVORS: other services' APIs over the same store
     if settings["TEST_MODE"]:
         from .api import register_test_mode_blueprints

@@ -92,3 +92,6 @@ def may_administer_instance(account):
 
 
 may_list_all = may_administer_instance
+
+# A list that asks for the trash too (include_deleted) shows a trashed workspace to those who may restore it.
+SEES_TRASH = MINIMUM_LEVEL[Action.RESTORE]

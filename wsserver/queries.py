@@ -57,4 +57,6 @@ class ListQuery:
     q: str | None = None
     all: bool = False  # every workspace of the instance, not only the caller's
     include_archived: bool = False  # archived workspaces too (left out by default)
-    include_deleted: bool = False  # workspaces in the trash too (left out by default; instance admins)
+    # workspaces in the trash too (left out by default): those the caller may restore (permissions.SEES_TRASH),
+    # every one for instance admins
+    include_deleted: bool = False

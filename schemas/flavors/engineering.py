@@ -18,7 +18,9 @@ from wsserver.queries import Filters, ListQuery, SortKey
 from ..common import MULTILINE, Text
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 500  # = queries.MAX_LIMIT (a larger limit is cut to it, as DRF's max_limit does)
+# A larger limit is cut to it, as DRF's max_limit does; 100, not queries.MAX_LIMIT, since every item may
+# carry its image (base64 under 1 MB): a page stays under 100 MB.
+MAX_LIMIT = 100
 MAX_POSITION = 2**31 - 1
 MAX_SEARCH_LENGTH = 200
 SORT_VALUES = tuple(f"{name}{suffix}" for name in ("name", "created_at", "views") for suffix in ("", ":asc", ":desc"))

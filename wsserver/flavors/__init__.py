@@ -11,8 +11,9 @@ and write that service's shapes and errors. It exposes:
   error of its requests (errors.register_error_dialect).
 
 WSSERVER_FLAVORS says which are served and where (config._flavors); a flavor mounted at `/` answers
-at the server's root, and then the native `/api` alias is off (the native API stays at `/api/v2`),
-since the engineering flavor's `/api/workspaces/` would otherwise sit in the alias's place.
+at the server's root. When one of those has paths under `/api` (the engineering flavor's
+`/api/workspaces/`), the native `/api` alias is off (the native API stays at `/api/v2`), since the
+flavor would otherwise sit in the alias's place.
 """
 import importlib
 
@@ -33,5 +34,9 @@ def register_flavors(app, api):
 
 
 def alias_served(app):
-    """The native /api alias is served unless a flavor is mounted at the root."""
-    return "" not in app.config["FLAVORS"].values()
+    """The native /api alias is served unless a flavor mounted at the root has paths under /api."""
+    return not any(
+        path == "/api" or path.startswith("/api/")
+        for name, mount in app.config["FLAVORS"].items() if mount == ""
+        for path in flavor_module(name).PATHS
+    )

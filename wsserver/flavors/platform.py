@@ -74,7 +74,7 @@ def shown(rows):
         "created_at": row.created_at,
         "updated_at": row.updated_at,
         "created_by": user(row.created_by),
-        "updated_by": user(row.updated_by),
+        "updated_by": user(row.updated_by or row.created_by),  # as the geoscience flavor: never changed, its creator
     } for row in rows]
 
 

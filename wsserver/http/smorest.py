@@ -13,18 +13,26 @@ from schemas.common import ErrorEnvelopeSchema
 
 from ..permissions import LEVELS
 
-DESCRIPTION = """Workspaces, their members and roles, invites and avatars.
+INTRODUCTION = "Workspaces, their members and roles, invites and avatars."
+ALIAS = """Every operation under `/api/v2` answers identically under `/api` (an alias for
+newer clients of the same API); it is documented once, under `/api/v2`."""
+# When a flavor mounted at / takes paths under /api (wsserver.flavors.alias_served).
+NO_ALIAS = """On this server the `/api` alias of `/api/v2` is off: a flavor mounted at `/` serves
+paths under `/api` (README, "Flavors"). The native API answers under `/api/v2` only."""
+ERRORS = """Errors are `{"error": {"message", "details"}}` with the status of the table in
+each operation (a flavor's operations: in that service's error shape). Every operation may also
+answer `414` (request target over 8,190 bytes) and `431` (a header line over 8,190 bytes, or over
+100 headers), and, when rate limits are on, `429` with `Retry-After`."""
 
-Every operation under `/api/v2` answers identically under `/api` (an alias for
-newer clients of the same API); it is documented once, under `/api/v2`.
-Errors are `{"error": {"message", "details"}}` with the status of the table in
-each operation. Every operation may also answer `414` (request target over
-8,190 bytes) and `431` (a header line over 8,190 bytes, or over 100 headers),
-and, when rate limits are on, `429` with `Retry-After`."""
+
+def description(alias_served=True):
+    """The document's description, saying whether /api is an alias of /api/v2 on this server."""
+    return "\n\n".join((INTRODUCTION, ALIAS if alias_served else NO_ALIAS, ERRORS))
+
 
 SPEC_OPTIONS = {
     "info": {
-        "description": DESCRIPTION,
+        "description": description(),
         "license": {"name": "MIT", "url": "https://opensource.org/licenses/MIT"},
     },
     # relative: the server the document was read from

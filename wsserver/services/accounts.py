@@ -140,11 +140,11 @@ def delete_account(actor, account_id):
 
 
 def memberships_of(account):
-    """The caller's ACL entries with their workspaces, by workspace name."""
+    """The caller's ACL entries with their workspaces, by workspace name (the trash left out)."""
     return list(
         AclEntry.select(AclEntry, Workspace)
         .join(Workspace)
-        .where(AclEntry.account == account.id)
+        .where((AclEntry.account == account.id) & Workspace.deleted_at.is_null())
         .order_by(Workspace.fullname, Workspace.id)
     )
 

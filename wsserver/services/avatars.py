@@ -256,10 +256,14 @@ def find_avatar_file(file_name):
     return AvatarFile(avatar_folder(), file_name, TYPES_BY_EXTENSION[extension].content_type, stem)
 
 
-def avatar_base64(workspace, max_bytes=1024 * 1024):
-    """The workspace's uploaded avatar file, base64-encoded, when it has fewer than `max_bytes` bytes;
-    else None (no avatar, an external URL, a file too large or gone). For dialects that carry the
-    image itself (the engineering flavor's `image`)."""
+# base64 of at most this many bytes has fewer than 1,000,000 characters ("b64 encoded, <1MB")
+BASE64_IMAGE_MAX_BYTES = 749_999
+
+
+def avatar_base64(workspace, max_bytes=BASE64_IMAGE_MAX_BYTES + 1):
+    """The workspace's uploaded avatar file, base64-encoded, when it has fewer than `max_bytes` bytes
+    (so the text stays under 1 MB); else None (no avatar, an external URL, a file too large or gone).
+    For dialects that carry the image itself (the engineering flavor's `image`)."""
     name = workspace.avatar_file
     if not stored_file_exists(name):
         return None

@@ -13,7 +13,7 @@ from ..storage.db import PreparedSelect
 from ..errors import Forbidden
 from ..ids import format_time
 from ..storage.models import AclEntry, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag
-from ..permissions import LEVELS, may_list_all
+from ..permissions import LEVELS, SEES_TRASH, may_list_all
 from ..queries import BY_NAME, Filters, ListQuery
 from .search import id_matches, matching, misspelling_matches, relevance, search_terms
 
@@ -156,6 +156,8 @@ def _page_and_count_by_name(account_id, query):
             members = members.where(Workspace.archived_at.is_null())
         if not query.include_deleted:
             members = members.where(Workspace.deleted_at.is_null())
+        else:
+            members = members.where(Workspace.deleted_at.is_null() | (AclEntry.level >= SEES_TRASH))
     if query.filters.level is not None:
         members = members.where(AclEntry.level >= query.filters.level)
     order = (AclEntry.workspace_fullname, AclEntry.workspace)
@@ -185,7 +187,7 @@ def _with_stored_values(query):
             updated_after=optional(filters.updated_after, stored_timestamp),
             updated_before=optional(filters.updated_before, stored_timestamp),
             level=optional(filters.level, LEVELS.__getitem__),
-            name=optional(filters.name, str.lower),
+            name=optional(filters.name, ascii_lower),
             # any member: at least the lowest level
             members=tuple((account_id, LEVELS[level or min(LEVELS, key=LEVELS.get)]) for account_id, level in filters.members),
         ),
@@ -200,6 +202,9 @@ def _visible(account_id, query):
         selected = selected.where(Workspace.archived_at.is_null())
     if not query.include_deleted:
         selected = selected.where(Workspace.deleted_at.is_null())
+    elif not query.all:
+        # the caller's own entry (joined below) says whether they may see it in the trash
+        selected = selected.where(Workspace.deleted_at.is_null() | (AclEntry.level >= SEES_TRASH))
     if not query.all or filters.level is not None:
         # through the (account, workspace) index of AclEntry
         selected = selected.join(
@@ -275,7 +280,15 @@ def stored_timestamp(moment):
     return format_time(moment)
 
 
-# A workspace's name as other dialects show it: the title, or the fullname where there is none (lower-cased).
+def ascii_lower(text):
+    """`text` with A-Z lower-cased and nothing else: what SQL lower() does on both engines (SQLite's is
+    ASCII-only, and every PostgreSQL text column has the "C" collation)."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# A workspace's name as other dialects show it: the title, or the fullname where there is none (lower-cased;
+# the index workspace_name_sort serves it).
 _NAME = fn.lower(fn.COALESCE(Workspace.title, Workspace.fullname))
 
 
@@ -291,6 +304,7 @@ def _sort_order(keys, account_id):
     order = []
     for key in keys:
         if key.field in ("name", "level", "views"):
+            # (the indexes workspace_name_sort and workspace_views_sort serve the first two)
             column = {"name": _NAME, "views": fn.COALESCE(Workspace.views, 0)}.get(key.field) or _caller_level(account_id)
             order.append(column.desc() if key.descending else column.asc())
         elif key.field == "title":

@@ -31,6 +31,11 @@ LISTING_INDEXES = (
     "CREATE INDEX IF NOT EXISTS workspace_created_sort ON workspace (created_at, id)",
     "CREATE INDEX IF NOT EXISTS workspace_updated_sort ON workspace (updated_at, id)",
 )
+# Version 6: the other dialects' sorts (services/listing.py: the name, the view counter).
+DIALECT_SORT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS workspace_name_sort ON workspace (lower(COALESCE(title, fullname)), id)",
+    "CREATE INDEX IF NOT EXISTS workspace_views_sort ON workspace (COALESCE(views, 0), id)",
+)
 
 
 def install_listing(database):
@@ -139,6 +144,8 @@ def upgrade_attribute_index(migrator):
     Account._schema.create_indexes(safe=True)
     database.create_tables([WorkspaceAttribute])
     Workspace._schema.create_indexes(safe=True)
+    for statement in DIALECT_SORT_INDEXES:
+        database.execute_sql(statement)
     index.rebuild()
 
 
@@ -156,7 +163,7 @@ def create_schema(database):
     """A brand-new database: every table, index and the engine's search index, as they are now,
     and the default organization."""
     database.create_tables(MODELS)
-    for statement in LISTING_INDEXES:
+    for statement in (*LISTING_INDEXES, *DIALECT_SORT_INDEXES):
         database.execute_sql(statement)
     engine().install_search(database)
     ensure_an_organization(database)

@@ -79,7 +79,7 @@ class Workspace(BaseModel):
     updated_at = CharField(max_length=32, index=True)
     # Account ids, kept as text: the workspace outlives the accounts that made and changed it.
     created_by = CharField(max_length=32, index=True)
-    updated_by = CharField(max_length=32, null=True)
+    updated_by = CharField(max_length=32, null=True, index=True)
     archived_at = CharField(max_length=32, null=True, index=True)  # archived since then (hidden from lists by default)
     deleted_at = CharField(max_length=32, null=True, index=True)  # in the trash since then
     # The same workspace in other dialects' id types (schema version 5): written at creation, never
