@@ -5,7 +5,7 @@ names the server, by default postgresql://postgres@127.0.0.1:5432/test), and
 every test starts on an empty database: when the schema the previous test left
 is exactly the current one (same tables, columns, indexes and version as a
 schema made by wsserver at the start of the run), its tables are emptied
-(TRUNCATE, ~30 ms); otherwise, and for a test marked `fresh_database`, the
+(DELETE, ~1 ms); otherwise, and for a test marked `fresh_database`, the
 `public` schema is dropped and made again, for the app to create (~300 ms).
 The database is dropped at the end. Each test sees WSSERVER_DATABASE_URL
 pointing there, so every app it creates (in-process or a `python app.py`
@@ -151,8 +151,13 @@ class PostgresForTests:
             if self._current is None:
                 self._current = self._make_current_schema(own)
             if not fresh and _schema_of(own) == self._current:
-                tables = ", ".join(f'"{table}"' for table, _ in self._current["tables"] if table != "schema_version")
-                own.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+                # DELETE, not TRUNCATE: on a test's few rows ~1 ms against ~100 ms for TRUNCATE's new files
+                # per table; with the foreign-key triggers off for this transaction, in any order
+                with own.transaction():
+                    own.execute("SET LOCAL session_replication_role = replica")
+                    for table, _ in self._current["tables"]:
+                        if table != "schema_version":
+                            own.execute(f'DELETE FROM "{table}"')
                 return
             own.execute("DROP SCHEMA IF EXISTS public CASCADE")
             own.execute("CREATE SCHEMA public")
