@@ -24,6 +24,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only("slow connections meet the HTTP front end (granian); /healthz reads no database")
 @pytest.mark.parametrize("mode", ["slowloris", "idle"])
 def test_health_answers_within_a_second_while_200_slow_or_idle_connections_are_open(instance_path, mode):
     server = LiveServer(instance_path)
