@@ -493,3 +493,23 @@ def test_a_flavor_switched_off_is_not_there(tmp_path):
         assert answer.status_code == 404 and set(answer.get_json()) == {"error"}  # the native envelope
     assert ok(client.get("/api/workspaces", headers=admin)) == []  # the alias is back
     assert "engineeringListWorkspaces" not in json.dumps(ok(client.get("/openapi.json")))
+
+
+# --- the engineering flavor's `image` (services.avatars.avatar_base64): base64 under 1 MB -----------
+
+
+@pytest.mark.parametrize("size, shown", [(749_997, True), (749_998, False)])
+def test_an_image_is_carried_only_when_its_base64_stays_under_1_mb(tmp_path, size, shown):
+    from wsserver.services.avatars import avatar_base64
+    from wsserver.storage.avatar_files import avatar_folder
+    from wsserver.storage.models import Workspace
+
+    app = make_app(tmp_path)
+    name = "a" * 64 + ".png"
+    with app.app_context():
+        with open(os.path.join(avatar_folder(), name), "wb") as handle:
+            handle.write(b"\x89" * size)
+        text = avatar_base64(Workspace(avatar_file=name))
+        assert (text is not None) is shown
+        if shown:
+            assert len(text) == 999_996  # the largest base64 under 1,000,000 characters

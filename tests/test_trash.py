@@ -178,3 +178,4 @@ def test_a_bad_trash_days_setting_is_refused_at_start(instance_path, monkeypatch
     monkeypatch.setenv("WSSERVER_TRASH_DAYS", value)
     with pytest.raises(ConfigError, match="TRASH_DAYS"):
         make_app(instance_path)
+

@@ -257,7 +257,7 @@ def find_avatar_file(file_name):
 
 
 # base64 of at most this many bytes has fewer than 1,000,000 characters ("b64 encoded, <1MB")
-BASE64_IMAGE_MAX_BYTES = 749_999
+BASE64_IMAGE_MAX_BYTES = 749_997
 
 
 def avatar_base64(workspace, max_bytes=BASE64_IMAGE_MAX_BYTES + 1):
