@@ -1,5 +1,6 @@
 """Shared fixtures: an app on a temporary instance folder, accounts, a real server process."""
 import base64
+import json
 import logging
 import os
 import sys
@@ -213,3 +214,31 @@ def png_base64(color="red", side=8):
     buffer = io.BytesIO()
     Image.new("RGB", (side, side), color).save(buffer, "PNG")
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+class SeededModuleApp:
+    """One app per test module over a seed file, for modules of many read-only tests. On PostgreSQL every
+    test starts on emptied tables (tests/engines.py): `reseed()`, from an autouse fixture that depends on
+    `database_of_this_test`, loads the seed again."""
+
+    def __init__(self, request, tmp_path_factory, name, seed, **settings):
+        folder = tmp_path_factory.mktemp(name)
+        (folder / "instance").mkdir()
+        (folder / "seed.json").write_text(json.dumps(seed))
+        self.seed = seed
+        self.settings = {"INSTANCE_PATH": str(folder / "instance"), "ADMIN_TOKEN": ADMIN_TOKEN,
+                         "RATE_LIMIT": TEST_RATE_LIMIT, "SEED_FILE": str(folder / "seed.json"), **settings}
+        postgres = request.config.wsserver_postgres
+        if postgres is not None:
+            self.settings["DATABASE_URL"] = postgres.url
+        self.app = create_app(self.settings)
+
+    def reseed(self, test_database):
+        if test_database is None:  # SQLite: the module's own file, left as the seed made it
+            return
+        from wsserver.storage.db import close_all_connections
+        from wsserver.testing.seed import seed_instance, validate_document
+
+        close_all_connections()  # the harness ended this app's sessions when it emptied the tables
+        with self.app.app_context():
+            seed_instance(validate_document(self.seed), replace=True)

@@ -3,14 +3,13 @@
 and the workspace each self_link leads to, over one seeded instance per module. Every answer is checked
 whole against the reference: keys and their order, types, paging links, Content-Type, and problem
 details (application/problem+json) for 401, 403, 404, 405 and 422. Expectations are derived from the seed."""
-import json
 from datetime import datetime
 from urllib.parse import urlencode
 
 import pytest
 from werkzeug.security import generate_password_hash
 
-from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, basic, bearer
+from conftest import API, SeededModuleApp, basic, bearer
 from wsserver import create_app
 
 BASE = "/flavors/geoscience"
@@ -147,30 +146,15 @@ def ordered(fullnames, keys, caller):
 
 @pytest.fixture(scope="module")
 def seeded(request, tmp_path_factory):
-    """One app over the seeded instance; on PostgreSQL its URL is given here (each test empties the tables:
-    `state` seeds them again)."""
-    folder = tmp_path_factory.mktemp("geoscience")
-    (folder / "instance").mkdir()
-    (folder / "seed.json").write_text(json.dumps(SEED))
-    settings = {"INSTANCE_PATH": str(folder / "instance"), "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT,
-                "SEED_FILE": str(folder / "seed.json"), "TRASH_DAYS": 36500, "LOGIN_LOCKOUT": "off"}
-    postgres = request.config.wsserver_postgres
-    if postgres is not None:
-        settings["DATABASE_URL"] = postgres.url
-    return create_app(settings), settings
+    """(app, its settings): one app over the seeded instance (conftest.SeededModuleApp)."""
+    module_app = SeededModuleApp(request, tmp_path_factory, "geoscience", SEED, TRASH_DAYS=36500, LOGIN_LOCKOUT="off")
+    return module_app.app, module_app.settings, module_app
 
 
 @pytest.fixture(autouse=True)
 def state(seeded, database_of_this_test):
     """The seeded state for every test (PostgreSQL: the tables were emptied before it)."""
-    app, _ = seeded
-    if database_of_this_test is not None:
-        from wsserver.storage.db import close_all_connections
-        from wsserver.testing.seed import seed_instance, validate_document
-
-        close_all_connections()  # the harness ended this app's sessions when it emptied the tables
-        with app.app_context():
-            seed_instance(validate_document(SEED), replace=True)
+    seeded[2].reseed(database_of_this_test)
 
 
 @pytest.fixture
@@ -546,7 +530,7 @@ def test_one_workspace_in_the_trash_only_with_deleted_true(client):
 def test_mounted_at_the_root(seeded):
     """FLAVORS="geoscience=/": the same store at /workspace/...; the native API stays at /api/v2 and /api
     (this flavor has no path under /api), and the default mount is not served."""
-    _, settings = seeded
+    _, settings, _ = seeded
     root = create_app({**{key: value for key, value in settings.items() if key != "SEED_FILE"},
                        "FLAVORS": "geoscience=/"})
     client = root.test_client()

@@ -1,13 +1,12 @@
 """The platform flavor (reference 003, a FastAPI service): GET /workspaces as its clients call it, over
 one seeded instance per module, checked against the reference's shapes: the plain array of workspaces
 (exact keys, order, types), every filter, sort, search, paging, X-API-Version, and FastAPI's errors."""
-import json
 import uuid
 
 import pytest
 from werkzeug.security import generate_password_hash
 
-from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, basic, bearer
+from conftest import ADMIN_TOKEN, API, SeededModuleApp, basic, bearer
 from wsserver import create_app
 
 BASE = "/flavors/platform"
@@ -89,30 +88,15 @@ def expected(fullname):
 
 @pytest.fixture(scope="module")
 def seeded(request, tmp_path_factory):
-    """One app over the seeded instance; on PostgreSQL its URL is given here (each test empties the tables:
-    `state` seeds them again)."""
-    folder = tmp_path_factory.mktemp("platform")
-    (folder / "instance").mkdir()
-    (folder / "seed.json").write_text(json.dumps(SEED))
-    settings = {"INSTANCE_PATH": str(folder / "instance"), "ADMIN_TOKEN": ADMIN_TOKEN,
-                "RATE_LIMIT": TEST_RATE_LIMIT, "SEED_FILE": str(folder / "seed.json")}
-    postgres = request.config.wsserver_postgres
-    if postgres is not None:
-        settings["DATABASE_URL"] = postgres.url
-    return create_app(settings), settings
+    """(app, its settings): one app over the seeded instance (conftest.SeededModuleApp)."""
+    module_app = SeededModuleApp(request, tmp_path_factory, "platform", SEED)
+    return module_app.app, module_app.settings, module_app
 
 
 @pytest.fixture(autouse=True)
 def state(seeded, database_of_this_test):
     """The seeded state for every test (PostgreSQL: the tables were emptied before it)."""
-    app, _ = seeded
-    if database_of_this_test is not None:
-        from wsserver.storage.db import close_all_connections
-        from wsserver.testing.seed import seed_instance, validate_document
-
-        close_all_connections()  # the harness ended this app's sessions when it emptied the tables
-        with app.app_context():
-            seed_instance(validate_document(SEED), replace=True)
+    seeded[2].reseed(database_of_this_test)
 
 
 @pytest.fixture
@@ -167,7 +151,7 @@ def test_each_field_has_the_reference_type_and_format(client):
 
 
 def test_workspace_type_and_owner_follow_the_memberships(client, seeded):
-    app, _ = seeded
+    app, _, _ = seeded
     assert identifiers(client, workspace_type="single_user") == (["ben"], 1)
     assert identifiers(client, workspace_type="multi_user") == (["delay", "gamma-lab"], 2)
     bob = bearer("bob-token")
@@ -390,7 +374,7 @@ def test_other_paths_and_methods_answer_as_fastapi(client):
 
 
 def test_mounted_at_the_root_it_answers_at_slash_workspaces(seeded):
-    _, settings = seeded
+    _, settings, _ = seeded
     root = {key: value for key, value in settings.items() if key != "SEED_FILE"}  # the same store
     client = create_app({**root, "FLAVORS": "platform=/"}).test_client()
     answer = client.get("/workspaces", query_string={"sort_by": "identifier"}, headers=ALICE)

@@ -130,6 +130,16 @@ def _flatten_validation_messages(messages):
     return details
 
 
+def messages_in(value):
+    """Every message of a validation error's value (a string, a list, or nested by position or key), in
+    order: what each flavor's error shape lists per parameter."""
+    if isinstance(value, dict):
+        return [text for inner in value.values() for text in messages_in(inner)]
+    if isinstance(value, (list, tuple)):
+        return [text for inner in value for text in messages_in(inner)]
+    return [str(value)]
+
+
 def handle_http_exception(error):
     status = error.code or 500
     headers = {}

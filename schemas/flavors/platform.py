@@ -3,7 +3,7 @@ X-API-Version header of GET /workspaces, read into a queries.ListQuery; the work
 and its error bodies (`{"detail": "..."}`, or FastAPI's list of pydantic errors for a 422).
 
 Every message a parameter can fail with is pydantic v2's sentence for the same mistake, so that
-`validation_items` can give each the `type` FastAPI gives it.
+wsserver/flavors/platform.py (`validation_items`) can give each the `type` FastAPI gives it.
 """
 import uuid
 
@@ -293,49 +293,3 @@ VALIDATION_ERROR_SCHEMA = {
     "properties": {"detail": {"type": "array", "items": VALIDATION_ITEM_SCHEMA}},
     "description": "Invalid parameters, as FastAPI answers them (HTTPValidationError).",
 }
-
-# pydantic's error type by the start of its message
-_TYPES = (
-    ("Input should be a valid UUID", "uuid_parsing"),
-    ("Input should be a valid datetime or date", "datetime_from_date_parsing"),
-    ("Input should be a valid integer", "int_parsing"),
-    ("Input should be greater than or equal to", "greater_than_equal"),
-    ("Input should be less than or equal to", "less_than_equal"),
-    ("String should have at most", "string_too_long"),
-    ("Input should be '", "enum"),
-)
-# declared as a Literal in such a service (the others as an Enum)
-_LITERALS = ("sort_by", API_VERSION_HEADER)
-
-
-def error_type(parameter, message):
-    for start, kind in _TYPES:
-        if message.startswith(start):
-            return "literal_error" if kind == "enum" and parameter in _LITERALS else kind
-    return "value_error"
-
-
-def _messages(messages):
-    if isinstance(messages, dict):
-        return [text for value in messages.values() for text in _messages(value)]
-    if isinstance(messages, (list, tuple)):
-        return [text for value in messages for text in _messages(value)]
-    return [str(messages)]
-
-
-def validation_items(message, details, query_args, headers):
-    """FastAPI's `detail` of a 422: one item per message of each parameter in `details`, with the value
-    sent (`query_args`: the query multidict, its last value; `headers`: the request's headers)."""
-    items = []
-    for name, messages in details.items():
-        if name.lower() == API_VERSION_HEADER.lower():
-            location, value = ["header", name.lower()], headers.get(name)
-        else:
-            values = query_args.getlist(name)
-            location, value = ["query", name], values[-1] if values else None
-        for text in _messages(messages):
-            item = {"type": error_type(name, text), "loc": location, "msg": text}
-            if value is not None:
-                item["input"] = value
-            items.append(item)
-    return items or [{"type": "value_error", "loc": ["query"], "msg": message}]

@@ -19,7 +19,7 @@ from schemas.flavors.engineering import (
     ERROR_SCHEMA, EngineeringListQuerySchema, EngineeringPageSchema, EngineeringWorkspaceSchema, Page, WorkspaceItem,
 )
 
-from ..errors import Forbidden, NotFound
+from ..errors import Forbidden, NotFound, messages_in
 from ..http.auth import current_account
 from ..permissions import may_list_all
 from ..services import avatars, listing, lookups, workspaces
@@ -130,14 +130,6 @@ _DETAILS = {
 }
 
 
-def _messages(value):
-    if isinstance(value, dict):
-        return [message for inner in value.values() for message in _messages(inner)]
-    if isinstance(value, (list, tuple)):
-        return [message for inner in value for message in _messages(inner)]
-    return [str(value)]
-
-
 def _not_authenticated_detail():
     scheme = request.headers.get("Authorization", "").split(None, 1)[:1]
     if not scheme:
@@ -151,7 +143,7 @@ def error_answer(status, message, details):
         body = {}
         for name, value in details.items():
             key = "non_field_errors" if name in ("body", "_schema", "query") else name
-            body.setdefault(key, []).extend(_messages(value))
+            body.setdefault(key, []).extend(messages_in(value))
         return 400, body, "application/json"
     if status == 401:
         detail = _not_authenticated_detail()

@@ -18,7 +18,7 @@ from schemas.flavors.geoscience import (
     GeoGetQuerySchema, GeoListQuerySchema, GeoProblemSchema, GeoWorkspaceListSchema, GeoWorkspaceSchema,
 )
 
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound, messages_in
 from ..http.auth import current_account
 from ..ids import account_uuid
 from ..permissions import LEVEL_NAMES, may_list_all
@@ -57,7 +57,7 @@ FIRST_LISTED_LINKS = {"GeoscienceGetWorkspace": {
 
 def error_answer(status, message, details):
     """Every error of this flavor's requests as problem details."""
-    invalid = [{"name": str(name), "reason": reason} for name, reasons in details.items() for reason in _texts(reasons)]
+    invalid = [{"name": str(name), "reason": reason} for name, reasons in details.items() for reason in messages_in(reasons)]
     try:
         title = TITLES.get(status) or HTTPStatus(status).phrase
     except ValueError:
@@ -65,15 +65,6 @@ def error_answer(status, message, details):
     body = {"detail": message, "invalid-params": invalid or None, "status": status, "title": title,
             "type": "about:blank"}
     return status, body, PROBLEM
-
-
-def _texts(reasons):
-    """The messages of a validation error's value (a string, a list, or nested by position or key)."""
-    if isinstance(reasons, dict):
-        return [text for value in reasons.values() for text in _texts(value)]
-    if isinstance(reasons, (list, tuple)):
-        return [text for value in reasons for text in _texts(value)]
-    return [str(reasons)]
 
 
 @blp.route("/workspace/orgs/<string:org_id>/workspaces", parameters=[ORG_IN_PATH])

@@ -10,10 +10,10 @@ from flask.views import MethodView
 
 from schemas.flavors.platform import (
     API_VERSION_HEADER, API_VERSIONS, DETAIL_SCHEMA, VALIDATION_ERROR_SCHEMA, PlatformHeadersSchema,
-    PlatformListQuerySchema, PlatformWorkspaceSchema, account_uuids, to_list_query, validation_items,
+    PlatformListQuerySchema, PlatformWorkspaceSchema, account_uuids, to_list_query,
 )
 
-from ..errors import MESSAGES
+from ..errors import MESSAGES, messages_in
 from ..http.auth import current_account
 from ..services import listing, lookups
 from .common import FlavorBlueprint
@@ -104,3 +104,44 @@ class Workspaces(MethodView):
         query = to_list_query(params, lookups.account_ids_by_uuid(account_uuids(params)))
         rows, total = listing.list_workspaces(current_account(), query) if query is not None else ([], 0)
         return shown(rows), 200, {"X-Total-Count": str(total)}
+
+
+# --- FastAPI's 422 (pydantic v2's error items) -----------------------------------------------------
+
+# pydantic's error type by the start of its message
+_TYPES = (
+    ("Input should be a valid UUID", "uuid_parsing"),
+    ("Input should be a valid datetime or date", "datetime_from_date_parsing"),
+    ("Input should be a valid integer", "int_parsing"),
+    ("Input should be greater than or equal to", "greater_than_equal"),
+    ("Input should be less than or equal to", "less_than_equal"),
+    ("String should have at most", "string_too_long"),
+    ("Input should be '", "enum"),
+)
+# declared as a Literal in such a service (the others as an Enum)
+_LITERALS = ("sort_by", API_VERSION_HEADER)
+
+
+def error_type(parameter, message):
+    for start, kind in _TYPES:
+        if message.startswith(start):
+            return "literal_error" if kind == "enum" and parameter in _LITERALS else kind
+    return "value_error"
+
+
+def validation_items(message, details, query_args, headers):
+    """FastAPI's `detail` of a 422: one item per message of each parameter in `details`, with the value
+    sent (`query_args`: the query multidict, its last value; `headers`: the request's headers)."""
+    items = []
+    for name, messages in details.items():
+        if name.lower() == API_VERSION_HEADER.lower():
+            location, value = ["header", name.lower()], headers.get(name)
+        else:
+            values = query_args.getlist(name)
+            location, value = ["query", name], values[-1] if values else None
+        for text in messages_in(messages):
+            item = {"type": error_type(name, text), "loc": location, "msg": text}
+            if value is not None:
+                item["input"] = value
+            items.append(item)
+    return items or [{"type": "value_error", "loc": ["query"], "msg": message}]
