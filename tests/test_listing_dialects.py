@@ -233,8 +233,8 @@ def test_a_seed_file_with_one_account_uuid_twice_names_the_entry(seeded, tmp_pat
 
 @pytest.mark.fresh_database
 def test_a_version_5_database_gets_account_uuids_and_the_attribute_index(instance_path):
-    """Schema version 6 on either engine: account.uuid filled, workspace_attribute made and filled, and
-    the search index rebuilt with the descriptions."""
+    """Schema versions 6 and 7 on either engine: account.uuid filled, workspace_attribute made and filled,
+    the search index rebuilt with the descriptions, and the workspace_state index made."""
     settings = {"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT}
     client = create_app(settings).test_client()
     admin = bearer(ADMIN_TOKEN)
@@ -245,6 +245,7 @@ def test_a_version_5_database_gets_account_uuids_and_the_attribute_index(instanc
     database.execute_sql("DROP TABLE workspace_attribute")
     database.execute_sql("DROP INDEX account_uuid")
     database.execute_sql("ALTER TABLE account DROP COLUMN uuid")
+    database.execute_sql("DROP INDEX workspace_state")  # version 7's
     SchemaVersion.update(version=5).execute()
     from wsserver.storage import index
     from wsserver.storage.db import engine
@@ -253,11 +254,12 @@ def test_a_version_5_database_gets_account_uuids_and_the_attribute_index(instanc
     engine().write_search(database, {workspace.id: index.search_document("old-one", "Old", [], {})})
 
     client = create_app(settings).test_client()
-    assert SchemaVersion.get().version == CURRENT_VERSION == 6
+    assert SchemaVersion.get().version == CURRENT_VERSION == 7
+    assert "workspace_state" in {index.name for index in database.get_indexes("workspace")}
     admin_row = Account.get(Account.username == "admin")
     assert admin_row.uuid == account_uuid(admin_row.id)
     assert [(row.name, row.value) for row in WorkspaceAttribute.select()] == [("app", "3")]
     found = client.get(f"{API}/workspaces", query_string={"q": "granite"}, headers=admin).get_json()
     assert [workspace["fullname"] for workspace in found] == ["old-one"]
     create_app(settings)  # a later start has nothing more to upgrade
-    assert SchemaVersion.get().version == 6
+    assert SchemaVersion.get().version == 7

@@ -130,14 +130,14 @@ def _exempt():
 class LoginGuard:
     """Failed password logins, per (username, address) for the lock-out and per username as a brake.
 
-    Counted with the limiter's own fixed-window strategy, in its storage (the
-    shared SQLite file, so every worker process sees them, and limiter.reset()
-    clears them too). Usernames are counted whether or not such an account
+    Counted with a fixed-window strategy of `limits` in the counters' storage (the
+    shared SQLite file, so every worker process sees them; the limiter's own when
+    a budget is set, so limiter.reset() clears them too). Usernames are counted whether or not such an account
     exists, so a lock-out tells nothing about which usernames are real.
     """
 
-    def __init__(self, limiter, lockout, brake):
-        self.limiter = limiter
+    def __init__(self, strategy, lockout, brake):
+        self.strategy = strategy  # a `limits` fixed-window rate limiter over the counters' storage
         self.rules = [
             (parse_limit(rule), scope)
             for rule, scope in ((lockout, "login-failures"), (brake, "login-brake"))
@@ -151,14 +151,14 @@ class LoginGuard:
 
     def refuse_if_locked(self, username, address):
         """Raise TooManyRequests (with Retry-After and X-RateLimit-*) when this login is locked."""
-        strategy = self.limiter.limiter
+        strategy = self.strategy
         for item, scope in self.rules:
             identifiers = self._identifiers(scope, username, address)
             try:
                 if strategy.test(item, *identifiers):
                     continue
                 reset_at, _ = strategy.get_window_stats(item, *identifiers)
-            except counter_errors(self.limiter):  # like the limiter (swallow_errors): broken counters lock nobody out
+            except self.strategy.storage.base_exceptions:  # like the limiter (swallow_errors): broken counters lock nobody out
                 current_app.logger.warning("login counters unavailable", exc_info=True)
                 return
             headers = {
@@ -180,9 +180,13 @@ class LoginGuard:
     def count_failure(self, username, address):
         try:
             for item, scope in self.rules:
-                self.limiter.limiter.hit(item, *self._identifiers(scope, username, address))
-        except counter_errors(self.limiter):
+                self.strategy.hit(item, *self._identifiers(scope, username, address))
+        except self.strategy.storage.base_exceptions:
             current_app.logger.warning("login counters unavailable", exc_info=True)
+
+    def reset(self):
+        """Forget every count (test mode's reset)."""
+        self.strategy.storage.reset()
 
 
 def counter_errors(limiter):
@@ -217,17 +221,27 @@ def init_rate_limits(app, identify_caller):
     lockout, brake = app.config["LOGIN_LOCKOUT"], app.config["LOGIN_BRAKE"]
     if budget is None and lockout is None and brake is None:
         return None
+    storage_uri = app.config["RATELIMIT_STORAGE"] or "wsserver-sqlite://" + os.path.join(
+        app.config["INSTANCE_PATH"], RATE_LIMIT_FILE
+    )
+    # on Redis (several nodes), the counters of wsserver, whatever else the database holds
+    storage_options = {"key_prefix": "wsserver"} if app.config["RATELIMIT_STORAGE"] else {}
+    if budget is None:
+        # Only the login limits: their counters, without flask-limiter's hooks on every request.
+        from limits.storage import storage_from_string
+        from limits.strategies import FixedWindowRateLimiter
+
+        strategy = FixedWindowRateLimiter(storage_from_string(storage_uri, **storage_options))
+        app.extensions[LOGIN_GUARD] = LoginGuard(strategy, lockout, brake)
+        return None
     from flask_limiter import ApplicationLimit, HeaderNames, Limiter
 
     limiter = Limiter(
         rate_limit_key,
-        # one budget per caller across all routes (default_limits would count per route);
-        # none when only the login limits are on (the limiter then just holds their counters)
-        application_limits=[ApplicationLimit(budget, scope=BUDGET_SCOPE)] if budget else [],
-        storage_uri=app.config["RATELIMIT_STORAGE"]
-        or "wsserver-sqlite://" + os.path.join(app.config["INSTANCE_PATH"], RATE_LIMIT_FILE),
-        # on Redis (several nodes), the counters of wsserver, whatever else the database holds
-        storage_options={"key_prefix": "wsserver"} if app.config["RATELIMIT_STORAGE"] else {},
+        # one budget per caller across all routes (default_limits would count per route)
+        application_limits=[ApplicationLimit(budget, scope=BUDGET_SCOPE)],
+        storage_uri=storage_uri,
+        storage_options=storage_options,
         strategy="fixed-window",
         headers_enabled=True,
         header_name_mapping={
@@ -241,26 +255,22 @@ def init_rate_limits(app, identify_caller):
         swallow_errors=True,
     )
     limiter.request_filter(_exempt)
-    if lockout is not None or brake is not None:
-        app.extensions[LOGIN_GUARD] = LoginGuard(limiter, lockout, brake)
+    budget_item = parse_limit(budget)
 
-    if budget is not None:
-        budget_item = parse_limit(budget)
+    def address_has_budget():
+        try:
+            return limiter.limiter.test(budget_item, "address:" + client_address(), BUDGET_SCOPE)
+        except counter_errors(limiter):
+            return True
 
-        def address_has_budget():
-            try:
-                return limiter.limiter.test(budget_item, "address:" + client_address(), BUDGET_SCOPE)
-            except counter_errors(limiter):
-                return True
-
-        # Registered before the limiter's own hook, so it runs first (before_request runs in order):
-        # the key is decided once the credentials are checked.
-        @app.before_request
-        def key_on_verified_caller():
-            # unknown routes (no endpoint) are not limited and never authenticate: check nothing there
-            if request.endpoint is None or request.method == "OPTIONS" or _exempt():
-                return
-            request.environ[_CALLER] = identify_caller(may_check_password=address_has_budget)
+    # Registered before the limiter's own hook, so it runs first (before_request runs in order):
+    # the key is decided once the credentials are checked.
+    @app.before_request
+    def key_on_verified_caller():
+        # unknown routes (no endpoint) are not limited and never authenticate: check nothing there
+        if request.endpoint is None or request.method == "OPTIONS" or _exempt():
+            return
+        request.environ[_CALLER] = identify_caller(may_check_password=address_has_budget)
 
     # Registered before the limiter's own hook, so this runs after it (Flask runs them in reverse).
     @app.after_request
@@ -278,4 +288,6 @@ def init_rate_limits(app, identify_caller):
         return response
 
     limiter.init_app(app)
+    if lockout is not None or brake is not None:
+        app.extensions[LOGIN_GUARD] = LoginGuard(limiter.limiter, lockout, brake)
     return limiter

@@ -145,6 +145,7 @@ class PreparedSelect:
         self.build = build
         self.arity = arity
         self._written = {}  # engine module -> (sql, [index into values, or ("constant", value)])
+        self._readers = {}  # sql -> function(row) -> model instance
 
     def _write(self):
         markers = [f"\x00wsserver-value-{number}\x00" for number in range(self.arity)]
@@ -171,15 +172,41 @@ class PreparedSelect:
         return sql, [values[place] if isinstance(place, int) else place[1] for place in places]
 
     def all(self, *values):
-        sql, params = self._sql_and_params(values)
-        return list(self.model.raw(sql, *params))
+        return self._instances(*self._sql_and_params(values))
 
     def first(self, *values):
-        sql, params = self._sql_and_params(values)
-        return next(iter(self.model.raw(sql, *params)), None)
+        found = self._instances(*self._sql_and_params(values), limit=1)
+        return found[0] if found else None
+
+    def _instances(self, sql, params, limit=None):
+        """The rows as model instances, as `Model.raw` makes them (each column of the model through
+        its field's python_value, other columns plain attributes, nothing dirty), with the columns
+        resolved once per SQL instead of on every run (Peewee's cursor wrapper resolves them anew
+        for each query: half the time of a page of 20)."""
+        cursor = database.execute_sql(sql, params)
+        rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+        reader = self._readers.get(sql)
+        if reader is None:
+            reader = self._readers[sql] = _row_reader(self.model, [column[0] for column in cursor.description])
+        return [reader(row) for row in rows]
 
     def scalar(self, *values):
         sql, params = self._sql_and_params(values)
         row = database.execute_sql(sql, params).fetchone()
         return None if row is None else row[0]
 
+
+def _row_reader(model, names):
+    """function(row) -> an instance of `model`, for rows of these column names (see PreparedSelect)."""
+    fields = model._meta.columns
+    columns = [(fields[name].name, fields[name].python_value) for name in names if name in fields]
+    extras = [position for position, name in enumerate(names) if name not in fields]
+    positions = [position for position, name in enumerate(names) if name in fields]
+
+    def read(row):
+        instance = model(__no_default__=1, **{names[position]: row[position] for position in extras})
+        # the fields' values straight into the instance's data, as Peewee's own row reader leaves them
+        instance.__data__ = {name: convert(row[position]) for (name, convert), position in zip(columns, positions)}
+        return instance
+
+    return read

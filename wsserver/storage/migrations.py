@@ -23,7 +23,7 @@ from .models import (
     MODELS, Account, AclEntry, Organization, SchemaVersion, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag,
 )
 
-CURRENT_VERSION = 6
+CURRENT_VERSION = 7
 
 # Sort orders of GET /workspaces that an index serves (ties broken by id).
 LISTING_INDEXES = (
@@ -35,6 +35,11 @@ LISTING_INDEXES = (
 DIALECT_SORT_INDEXES = (
     "CREATE INDEX IF NOT EXISTS workspace_name_sort ON workspace (lower(COALESCE(title, fullname)), id)",
     "CREATE INDEX IF NOT EXISTS workspace_views_sort ON workspace (COALESCE(views, 0), id)",
+)
+# Version 7: whether a workspace is live (not archived, not in the trash), read from the index alone when
+# a listing walks the caller's memberships (the page and its count): half the cost of reading each row.
+STATE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS workspace_state ON workspace (id, archived_at, deleted_at)",
 )
 
 
@@ -156,6 +161,7 @@ UPGRADES = {
     4: upgrade_index_in_code,
     5: upgrade_flavor_fields,
     6: upgrade_attribute_index,
+    7: lambda migrator: [migrator.database.execute_sql(statement) for statement in STATE_INDEXES],
 }
 
 
@@ -163,7 +169,7 @@ def create_schema(database):
     """A brand-new database: every table, index and the engine's search index, as they are now,
     and the default organization."""
     database.create_tables(MODELS)
-    for statement in (*LISTING_INDEXES, *DIALECT_SORT_INDEXES):
+    for statement in (*LISTING_INDEXES, *DIALECT_SORT_INDEXES, *STATE_INDEXES):
         database.execute_sql(statement)
     engine().install_search(database)
     ensure_an_organization(database)

@@ -19,6 +19,7 @@ import threading
 from flask import current_app
 
 from .. import ids
+from ..http.ratelimit import LOGIN_GUARD
 from ..storage.db import database
 from ..storage.side_file import SideFile
 from ..errors import Conflict, Forbidden
@@ -210,6 +211,9 @@ def reset(actor):
     store.clear_requests()
     for limiter in current_app.extensions.get("limiter", ()):
         limiter.reset()
+    login_guard = current_app.extensions.get(LOGIN_GUARD)  # its own counters when no budget is set
+    if login_guard is not None:
+        login_guard.reset()
     return {
         "accounts": len(document["accounts"]),
         "workspaces": len(document["workspaces"]),
