@@ -1,7 +1,9 @@
 """Everything SQLite-specific, in one module: the connection and the search index.
 
 - The connection: WAL, foreign keys, a busy timeout, and write transactions
-  that take the write lock up front (BEGIN IMMEDIATE). With one writer at a
+  that wait for their turn (storage.writers: a lock in the process, flock()
+  across the workers) and then take the write lock up front (BEGIN
+  IMMEDIATE). With one writer at a
   time, a transaction's reads cannot go stale before its writes land, so row
   locks (storage.db.lock_rows) and name locks are no-ops here.
 - The search index: an FTS5 table with the trigram tokenizer over each
@@ -20,6 +22,8 @@ from peewee import SQL, SqliteDatabase
 from playhouse.db_url import parse
 from playhouse.migrate import SqliteMigrator
 
+from .writers import WriteTurns
+
 NAME = "sqlite"
 
 SEARCH_TABLE = "workspace_search"
@@ -27,15 +31,36 @@ DOC_TABLE = "workspace_search_doc"
 
 
 class InstanceDatabase(SqliteDatabase):
-    """The instance's SQLite database."""
+    """The instance's SQLite database; a write transaction runs in its turn (storage.writers)."""
+
+    def init(self, database, *args, **kwargs):
+        super().init(database, *args, **kwargs)
+        self.write_turns = WriteTurns(database or "")
+
+    def begin(self, lock_type=None):
+        self.write_turns.take()
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self.write_turns.give_back()
+            raise
+
+    def commit(self):
+        try:
+            super().commit()
+        finally:
+            self.write_turns.give_back()
 
     def rollback(self):
-        # SQLite ends a transaction by itself on some failures (SQLITE_FULL when the disk is full,
-        # some I/O errors): then there is nothing to roll back, and ROLLBACK's own error
-        # ("cannot rollback - no transaction is active") would hide the real one.
-        if not self.is_closed() and not self.connection().in_transaction:
-            return
-        super().rollback()
+        try:
+            # SQLite ends a transaction by itself on some failures (SQLITE_FULL when the disk is full,
+            # some I/O errors): then there is nothing to roll back, and ROLLBACK's own error
+            # ("cannot rollback - no transaction is active") would hide the real one.
+            if not self.is_closed() and not self.connection().in_transaction:
+                return
+            super().rollback()
+        finally:
+            self.write_turns.give_back()
 
 
 def connect(url, busy_timeout_ms, max_connections=None):
@@ -58,8 +83,8 @@ def connect(url, busy_timeout_ms, max_connections=None):
             # instead of a private copy per connection (list at 100,000: 5.6-6.7 -> 3.8 ms CPU a request)
             ("mmap_size", 256 * 1024 * 1024),
         ),
-        # Write transactions take the write lock up front (BEGIN IMMEDIATE), so
-        # two writers queue on busy_timeout instead of failing mid-transaction.
+        # Write transactions take the write lock up front (BEGIN IMMEDIATE), in their turn
+        # (storage.writers), so two writers never meet midway.
         lock_type="IMMEDIATE",
         # Passed to sqlite3.connect: Python's own busy wait, in seconds.
         timeout=busy_timeout_ms / 1000,
