@@ -4,26 +4,34 @@ PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 
 .PHONY: bench bench-million bench-quick bench-profile fuzz soak screenshots
 
-# The long run: N = 1,000 and 100,000 workspaces, 2 s warm-up + 10 s per operation, 32 connections;
+# The long run: N = 1,000 and 100,000 workspaces, 2 s warm-up + 3 runs of 10 s per operation, 32 connections;
 # wsserver on SQLite and on PostgreSQL (127.0.0.1:5432, or WSSERVER_BENCH_POSTGRES_URL; left out when unreachable),
-# PocketBase, bare Flask and json-server over the same workspaces.
-# Writes bench/results.md, bench/results.json and bench/results.png.
+# PocketBase, bare Flask and json-server over the same workspaces; then N = 1,000,000 for wsserver on SQLite only,
+# get, list and search (bulk-filled by bench/fill.py), for the growth of their p50 with N (run.py's LONG limits);
+# then start-up and idle memory, and issue 17's targets. Writes bench/results.md, bench/results.json and bench/results.png.
 bench:
 	$(PYTHON) bench/run.py
 
-# One size more, N = 1,000,000, on both engines: get, list and search (bulk-filled, not through the API).
+# N = 1,000,000 on both engines: get, list and search (bulk-filled, not through the API), one 10 s run per figure.
 # Writes bench/million/results.md, .json and .png.
 bench-million:
 	$(PYTHON) bench/run.py --sizes 1000000 --systems wsserver,wsserver-pg --operations get,list,search --repeat 1 --output bench/million
 
-# Tiny N, one-second runs: checks the harness still works (what CI runs); figures are meaningless.
+# Tiny N (100 and 1,000 for every system, 2,000 limited as the million is), one-second runs: checks the harness
+# still works (what CI runs); figures are meaningless.
 bench-quick:
 	$(PYTHON) bench/run.py --quick --output bench/.work/quick
 
-# A py-spy profile of wsserver during one operation at the largest N: make bench-profile OP=search
+# A py-spy profile of wsserver (SQLite) during one operation at one N, with the share of the time by category
+# (HTTP server, dispatch, auth, queries, marshmallow, JSON, logging, wsserver's other code); one 10 s run:
+#   make bench-profile OP=list SIZE=1000      writes bench/.work/profile/profile-wsserver-list-n1000{,-summary}.txt
+# GIL=1 samples only the thread holding the GIL (py-spy --gil); PROFILE_SYSTEMS=wsserver-pg profiles PostgreSQL.
 OP ?= search
+SIZE ?= 100000
+PROFILE_SYSTEMS ?= wsserver
+GIL ?=
 bench-profile:
-	$(PYTHON) bench/run.py --profile $(OP) --output bench/.work/profile
+	$(PYTHON) bench/run.py --profile $(OP) --sizes $(SIZE) --systems $(PROFILE_SYSTEMS) --operations $(OP) --repeat 1 $(if $(GIL),--profile-gil) --output bench/.work/profile
 
 
 # Reliability (issue 7): the CI tests, run long. Figures are printed (-s).
