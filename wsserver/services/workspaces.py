@@ -207,7 +207,7 @@ def _update(account, workspace, payload):
     for field, value in changes.items():
         setattr(workspace, field, value)
     if changes.keys() & index.INDEXED_FIELDS:
-        index.write([workspace])
+        index.write([workspace], changed=changes.keys() & index.INDEXED_FIELDS)
     return stale_file
 
 

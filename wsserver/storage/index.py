@@ -53,29 +53,40 @@ def attribute_pairs(attributes):
     return list(pairs)
 
 
-def write(workspaces, fresh=False):
+# What each indexed field feeds: its side table (rewritten when it changes) and the search document.
+_SIDE_TABLES = {"tags": WorkspaceTag, "labels": WorkspaceLabel, "attributes": WorkspaceAttribute}
+_IN_SEARCH_DOCUMENT = frozenset({"title", "description", "tags", "labels"})
+
+
+def write(workspaces, fresh=False, changed=INDEXED_FIELDS):
     """(Re)write the side rows and search documents of these Workspace instances.
 
     `fresh`: none of them has side rows yet (a rebuild after clearing), so nothing is deleted first.
+    `changed`: the indexed fields that changed; only what they feed is rewritten (a new title
+    rewrites the search document alone: a PUT's write transaction is that much shorter).
     """
     workspaces = list(workspaces)
+    tables = [(name, table) for name, table in _SIDE_TABLES.items() if name in changed]
     for start in range(0, len(workspaces), _BATCH):
         batch = workspaces[start:start + _BATCH]
         if not fresh:
             ids = [workspace.id for workspace in batch]
-            WorkspaceTag.delete().where(WorkspaceTag.workspace.in_(ids)).execute()
-            WorkspaceLabel.delete().where(WorkspaceLabel.workspace.in_(ids)).execute()
-            WorkspaceAttribute.delete().where(WorkspaceAttribute.workspace.in_(ids)).execute()
-        tags = [{"workspace": w.id, "tag": tag} for w in batch for tag in dict.fromkeys(w.tags or ())]
-        labels = [{"workspace": w.id, "key": k, "value": v} for w in batch for k, v in (w.labels or {}).items()]
-        attributes = [{"workspace": w.id, "name": name, "value": value}
-                      for w in batch for name, value in attribute_pairs(w.attributes)]
-        for model, rows in ((WorkspaceTag, tags), (WorkspaceLabel, labels), (WorkspaceAttribute, attributes)):
+            for _, table in tables:
+                table.delete().where(table.workspace.in_(ids)).execute()
+        rows_of = {
+            "tags": lambda: [{"workspace": w.id, "tag": tag} for w in batch for tag in dict.fromkeys(w.tags or ())],
+            "labels": lambda: [{"workspace": w.id, "key": k, "value": v} for w in batch for k, v in (w.labels or {}).items()],
+            "attributes": lambda: [{"workspace": w.id, "name": name, "value": value}
+                                   for w in batch for name, value in attribute_pairs(w.attributes)],
+        }
+        for name, table in tables:
+            rows = rows_of[name]()
             for first in range(0, len(rows), _BATCH):
-                model.insert_many(rows[first:first + _BATCH]).execute()
-        engine().write_search(database, {
-            w.id: search_document(w.fullname, w.title, w.tags or (), w.labels or {}, w.description) for w in batch
-        })
+                table.insert_many(rows[first:first + _BATCH]).execute()
+        if fresh or changed & _IN_SEARCH_DOCUMENT:
+            engine().write_search(database, {
+                w.id: search_document(w.fullname, w.title, w.tags or (), w.labels or {}, w.description) for w in batch
+            })
 
 
 def forget(workspace_ids):
