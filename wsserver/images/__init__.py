@@ -2,8 +2,9 @@
 
 `reencode(raw, image_type, max_side)` is the whole job: it refuses (Invalid,
 naming `data`) anything that is not a complete image of the declared type
-within the pixel budget, and returns the image saved again by Pillow without
-metadata.
+within the pixel budget, and returns the image saved again from its decoded
+pixels without metadata (by Pillow; a still PNG whose pixels do not compress is
+written as stored deflate blocks by png.py, pixel for pixel the same).
 
 The pixel budget is checked twice before Pillow decodes a pixel:
 
@@ -21,8 +22,10 @@ The pixel budget is checked twice before Pillow decodes a pixel:
 
 The modules: types.py (the accepted types and plain constants, no Pillow),
 refusals.py (the Invalid errors and the budget both checks share), layout.py
-(check 1), reencoding.py (check 2 and saving). Bytes in, bytes out: nothing here
-touches the database or the file system; services.avatars stores.
+(check 1), reencoding.py (check 2 and saving), png.py (which of three ways a
+still PNG is saved: Pillow's default, Huffman coding only, or stored; chosen
+from a sample of its rows). Bytes in, bytes out: nothing here touches the
+database or the file system; services.avatars stores.
 """
 from .reencoding import limit_pillow, reencode
 from .types import CONTENT_TYPES, IMAGE_TYPES, MAX_FRAMES, TYPES_BY_EXTENSION, ImageType

@@ -2,13 +2,13 @@
 
 `reencode(raw, image_type, max_side)` is the whole job: it refuses (Invalid,
 naming `data`) anything that is not a complete image of the declared type
-within the pixel budget, and returns the image saved again by Pillow without
-metadata. Before Pillow decodes a pixel it checks the budget twice: from the
-file's structure (layout._check_layout), then from Pillow's header parse
-(dimensions, frame count, its integrity check), with Pillow's own
-decompression-bomb limit (Image.MAX_IMAGE_PIXELS) set to `max_side`² by
-limit_pillow, so anything Pillow itself would allocate beyond twice that raises
-instead.
+within the pixel budget, and returns the image saved again without metadata
+(by Pillow, or for a still PNG the way png.py chooses). Before Pillow decodes a
+pixel it checks the budget twice: from the file's structure
+(layout._check_layout), then from Pillow's header parse (dimensions, frame
+count, its integrity check), with Pillow's own decompression-bomb limit
+(Image.MAX_IMAGE_PIXELS) set to `max_side`² by limit_pillow, so anything Pillow
+itself would allocate beyond twice that raises instead.
 """
 import io
 import logging
@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, ImageSequence
 
 from ..errors import Invalid
 from .layout import _check_layout, _riff_chunks
+from .png import save_still_png
 from .refusals import _check_budget, _not_an_image, _too_big
 from .types import JPEG_QUALITY, KEPT_INFO, WEBP_QUALITY
 
@@ -117,13 +118,19 @@ def _clean(frame):
 
 
 def _upright(image):
-    """A clean copy of a still image, turned as its EXIF orientation says (the tag itself goes)."""
+    """The still image without metadata, turned as its EXIF orientation says (the tag itself goes).
+
+    A turned image is a new one; one that needs no turning is cleaned in place (its info
+    replaced), sparing a copy of its pixels: `image` is not used again."""
     image.load()
-    try:
-        turned = ImageOps.exif_transpose(image)  # a new image, turned or not
-    except Exception:  # a broken EXIF block: keep the pixels as they are
-        turned = image.copy()
-    turned.info = _kept_info(image)
+    kept = _kept_info(image)
+    turned = image
+    if _orientation(image) not in (1, None):
+        try:
+            turned = ImageOps.exif_transpose(image)  # a new image
+        except Exception:  # a broken EXIF block: keep the pixels as they are
+            pass
+    turned.info = kept
     return turned
 
 
@@ -170,7 +177,7 @@ def _save_png(image, out):
         frames, durations = _animation(image, "RGBA")
         frames[0].save(out, "PNG", save_all=True, append_images=frames[1:], duration=durations, **loop)
         return
-    _upright(image).save(out, "PNG")
+    save_still_png(_upright(image), out)  # Pillow's default, Huffman only, or stored: png.py
 
 
 def _save_gif(image, out):

@@ -14,7 +14,6 @@ name's lock, so an upload that links a file and a clean-up that removes the
 same file never interleave, across processes and nodes too.
 """
 import base64
-import binascii
 import contextlib
 import functools
 import hashlib
@@ -24,6 +23,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+import pybase64
 from flask import current_app
 
 from ..storage.db import database
@@ -192,6 +192,13 @@ def public_base_url(request_base_url):
     return (current_app.config.get("PUBLIC_URL") or request_base_url).rstrip("/")
 
 
+def _strict_b64decode(text):
+    """Whole-quanta base64 text (checked by the caller) to bytes; ValueError for anything outside the
+    standard alphabet or misplaced padding. pybase64's validate mode and binascii's strict mode refuse
+    and accept the same such text (tests/test_avatar_encoding.py compares them)."""
+    return pybase64.b64decode(text, validate=True)  # SIMD: 0.1 ms for 1 MiB, binascii 3 ms (bench/avatar_cpu.py)
+
+
 def decode_data(data, content_type):
     """Strict standard base64 (padding required, no whitespace), a `data:<type>;base64,` prefix allowed."""
     prefix = DATA_URL_PREFIX.match(data)
@@ -208,7 +215,7 @@ def decode_data(data, content_type):
         if len(data) % 4 or data.find("=", 0, len(data) - 2) != -1:
             raise ValueError("not padded base64")
         # straight from the text (no ASCII copy of it); non-ASCII text raises ValueError
-        raw = binascii.a2b_base64(data, strict_mode=True)
+        raw = _strict_b64decode(data)
     except ValueError:  # binascii.Error is one
         raise Invalid(
             "The avatar data is not valid base64.",
