@@ -10,16 +10,19 @@ and name locks that the engine needs (`lock_rows`, `lock_names`), and health.
 Peewee keeps one connection per thread (from a pool on PostgreSQL).
 """
 import functools
+import importlib
 import os
 
 from peewee import DatabaseError, DatabaseProxy
 
-from . import postgres, sqlite
+from . import sqlite
 
 database = DatabaseProxy()
 
 DATABASE_FILE = "wsserver.sqlite3"
-ENGINES = {"sqlite": sqlite, "postgres": postgres, "postgresql": postgres}
+# URL scheme -> engine module, imported when a URL names it (storage.postgres and its pool are not
+# needed by an instance on SQLite: one thing less to load at every start)
+ENGINES = {"sqlite": "sqlite", "postgres": "postgres", "postgresql": "postgres"}
 # How many times a transaction is run in all when the engine reports a deadlock or serialization failure.
 ATTEMPTS = 5
 
@@ -43,7 +46,7 @@ def engine_for(url):
         raise UnknownEngine(
             f"unsupported database URL scheme {scheme or url!r}: use sqlite:///path or postgresql://user@host/name"
         )
-    return ENGINES[scheme]
+    return importlib.import_module(f"{__package__}.{ENGINES[scheme]}")
 
 
 def open_database(url, instance_path, busy_timeout_ms=5000, max_connections=None):
