@@ -15,7 +15,7 @@ from ..ids import format_time
 from ..storage.models import AclEntry, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag
 from ..permissions import LEVELS, SEES_TRASH, may_list_all
 from ..queries import BY_NAME, Filters, ListQuery
-from .search import id_matches, matching, misspelling_matches, relevance, search_terms
+from .search import search, search_terms
 
 def list_workspaces(account, query):
     """(the page of Workspace rows, the number of matches before paging)."""
@@ -32,17 +32,16 @@ def list_workspaces(account, query):
 def build_queries(account, query):
     """The page query and the count query of `query` (tests and the benchmark read their plans).
 
-    With q, services/search.py is the rule: `matching` (every term a substring of the
-    workspace's search document, or one of the close misspellings looked up first) and
-    `relevance` (the order, unless a sort is given).
+    With q, services/search.py is the rule: `search` gives the condition (every term a substring
+    of the workspace's search document, or one of the close misspellings looked up first) and the
+    relevance order (unless a sort is given).
     """
     stored = _with_stored_values(query)
     terms = search_terms(query.q)
     if not terms:
         return _queries(account.id, stored)
-    within = _search_within(account.id, stored)
-    misspelled = list(dict.fromkeys(id_matches(terms, within) + misspelling_matches(terms, within)))
-    return _queries(account.id, stored, matching(terms, misspelled), relevance(terms, misspelled))
+    match, ranking = search(terms, _search_within(account.id, stored))
+    return _queries(account.id, stored, match, ranking)
 
 
 # --- listing without q: its SQL written once per shape (storage.db.PreparedSelect) ----------------

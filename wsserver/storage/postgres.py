@@ -169,6 +169,45 @@ def ids_containing_all(terms, shortest, also=()):
     return SQL(f"({subquery})", [*params, *also])
 
 
+def documents_within(database, within, limit):
+    """(workspace id, search document) of each workspace of `within` (a query of Workspace ids), in no
+    particular order; None when it holds more than `limit`.
+
+    Every look-up is by key (workspace_search's primary key), so the cost follows the size of
+    `within`, not of the instance. `within` is walked once, at most limit + 1 rows (a CTE used twice
+    is materialized): when there are too many, the one row answered is (NULL, their number).
+    """
+    within_sql, within_params = within.sql()
+    rows = database.execute_sql(
+        f"WITH v(id) AS (SELECT * FROM ({within_sql}) AS w LIMIT %s), n(count) AS (SELECT COUNT(*) FROM v) "
+        f"SELECT NULL, CAST(count AS TEXT) FROM n WHERE count > %s UNION ALL "
+        f"SELECT s.workspace_id, s.document FROM v JOIN {SEARCH_TABLE} AS s ON s.workspace_id = v.id "
+        f"WHERE (SELECT count FROM n) <= %s",
+        [*within_params, limit + 1, limit, limit],
+    ).fetchall()
+    return None if rows and rows[0][0] is None else rows
+
+
+def index_holds_more_than(database, count):
+    """Whether the search index holds more than `count` documents: PostgreSQL's own estimate
+    (pg_class.reltuples, kept by ANALYZE and autovacuum), or, before there is one, a count up to it."""
+    (estimate,) = database.execute_sql(
+        "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", (SEARCH_TABLE,)
+    ).fetchone()
+    if estimate is not None and estimate > 0:
+        return estimate > count
+    (counted,) = database.execute_sql(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {SEARCH_TABLE} LIMIT %s) AS c", (count + 1,)
+    ).fetchone()
+    return counted > count
+
+
+def fullnames(database, ids):
+    """{workspace id: fullname} of these workspace ids (at least one)."""
+    marks = ", ".join(["%s"] * len(ids))
+    return dict(database.execute_sql(f"SELECT id, fullname FROM workspace WHERE id IN ({marks})", list(ids)).fetchall())
+
+
 def similar_candidates(database, grams, within, limit):
     """Workspaces whose document holds any of the trigrams `grams`: (workspace id, fullname, document),
     most grams held first, then by fullname, at most `limit`. `within` is a query of Workspace ids to

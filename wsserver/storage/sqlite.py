@@ -184,6 +184,41 @@ def ids_containing_all(terms, shortest, also=()):
     return SQL(f"({subquery})", [*params, *also])
 
 
+def documents_within(database, within, limit):
+    """(workspace id, search document) of each workspace of `within` (a query of Workspace ids), in no
+    particular order; None when it holds more than `limit`.
+
+    Every look-up is by key, so the cost follows the size of `within`, not of the instance. The
+    documents are read from the FTS5 table's own content table (`<table>_content`, its column c0 keyed
+    by the rowid: the layout FTS5 documents for its shadow tables), as the FTS5 table itself would
+    answer them, at a fraction of the cost of its per-rowid look-up. `within` is walked once, at most
+    limit + 1 rows (a CTE used twice is materialized): when there are too many, the one row answered
+    is (NULL, their number).
+    """
+    within_sql, within_params = within.sql()
+    rows = database.execute_sql(
+        f"WITH v(id) AS (SELECT * FROM ({within_sql}) LIMIT ?), n(count) AS (SELECT COUNT(*) FROM v) "
+        f"SELECT NULL, count FROM n WHERE count > ? UNION ALL "
+        f"SELECT d.workspace_id, c.c0 FROM v JOIN {DOC_TABLE} AS d ON d.workspace_id = v.id "
+        f"JOIN {SEARCH_TABLE}_content AS c ON c.id = d.doc WHERE (SELECT count FROM n) <= ?",
+        [*within_params, limit + 1, limit, limit],
+    ).fetchall()
+    return None if rows and rows[0][0] is None else rows
+
+
+def index_holds_more_than(database, count):
+    """Whether the search index may hold more than `count` documents (its largest doc number, which
+    counts every document ever indexed: one probe of the doc map's primary key)."""
+    (largest,) = database.execute_sql(f"SELECT MAX(doc) FROM {DOC_TABLE}").fetchone()
+    return (largest or 0) > count
+
+
+def fullnames(database, ids):
+    """{workspace id: fullname} of these workspace ids (at least one)."""
+    marks = ", ".join(["?"] * len(ids))
+    return dict(database.execute_sql(f"SELECT id, fullname FROM workspace WHERE id IN ({marks})", list(ids)).fetchall())
+
+
 def similar_candidates(database, grams, within, limit):
     """Workspaces whose document holds any of the trigrams `grams`: (workspace id, fullname, document),
     most grams held first, then by fullname, at most `limit`. `within` is a query of Workspace ids to
