@@ -28,9 +28,12 @@ misspelling candidates (the same ones, in the same order) one of two ways:
 Both give the same answer: the index matches exactly Python's `in` on the
 lower-cased documents (storage/sqlite.py, storage/postgres.py), and the
 candidates are ranked by the same keys (grams held, fullname, id; code point
-order on both engines). Measured with `python bench/bench_listing.py --search
---million` (a member of 1,000, q=harbor, CPU of the service): through the index
-4.8 / 15 / 116 ms at 1,000 / 100,000 / 1,000,000 workspaces.
+order on both engines). Measured in-process (`python bench/bench_listing.py
+--search --million`: CPU ms of GET /workspaces through the test client, SQLite,
+a member of 1,000 workspaces; the first way from 100,000 on): q=harbor 5.5 /
+13 / 105 ms at 1,000 / 100,000 / 1,000,000 workspaces through the index, 10 / 14
+at 100,000 / 1,000,000 among the caller's; q=prod (a third of them match) 10 /
+92 / 862 -> 16 / 21; an instance admin's all=true is unchanged (the index).
 """
 import heapq
 import re

@@ -13,7 +13,8 @@
 - The search index: `workspace_search` (one search document per workspace,
   see storage.index) with a pg_trgm GIN index, so substring (LIKE) and
   misspelling look-ups use an index. The migration creates the pg_trgm
-  extension when it is missing.
+  extension when it is missing. A member's search on a large instance reads
+  its own workspaces' documents by key instead (`documents_within`).
 
 storage.sqlite is the other engine; both offer the same functions.
 """

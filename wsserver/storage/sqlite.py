@@ -12,7 +12,9 @@
   `workspace_search_doc` (an INTEGER PRIMARY KEY, so VACUUM keeps it), which
   maps to the workspace id: the workspace table's own rowid is not stable.
   Documents are lower-cased before they get here, so the index is
-  case-sensitive: it matches exactly what Python's `in` would.
+  case-sensitive: it matches exactly what Python's `in` would. A member's
+  search on a large instance reads its own workspaces' documents by key
+  instead (`documents_within`; services/search.py tests them with `in`).
 
 Text compares by code point on both engines (SQLite's BINARY collation is
 UTF-8 byte order, which is code point order), and lower() folds ASCII only.
