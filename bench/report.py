@@ -212,7 +212,7 @@ def git_revision():
         revision = subprocess.run(["git", "-C", common.TREE, "describe", "--always", "--dirty"],
                                   capture_output=True, text=True, timeout=10).stdout.strip() or "unknown"
         if common.TREE != common.ROOT:
-            revision += f" (the checkout in {common.TREE})"
+            revision += " (another checkout, given with --tree)"  # not its path: results are committed
     except (OSError, subprocess.SubprocessError):
         revision = "unknown"
     return revision

@@ -182,6 +182,18 @@ def choose_settings(arguments):
     return settings
 
 
+def shown_arguments(argv):
+    """The arguments as results.md shows them: a --tree folder (a path of this machine) as <checkout>."""
+    shown = []
+    for item in argv:
+        if shown and shown[-1] == "--tree":
+            item = "<checkout>"
+        elif item.startswith("--tree="):
+            item = "--tree=<checkout>"
+        shown.append(item)
+    return shown
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     arguments = parse_arguments(argv)
@@ -247,7 +259,7 @@ def main(argv=None):
     title = "## wsserver benchmark" + (" (quick mode: tiny N, figures meaningless)" if arguments.quick else "")
     print(f"\n{title}\n\n{text}", flush=True)
     with open(os.path.join(output, "results.md"), "w", encoding="utf-8") as handle:
-        command = " ".join(["python bench/run.py", *argv])
+        command = " ".join(["python bench/run.py", *shown_arguments(argv)])
         handle.write(f"{title}\n\nMade by `{command}`; chart: results.png.\n\n{text}")
     with open(os.path.join(output, "results.json"), "w", encoding="utf-8") as handle:
         json.dump({"settings": settings,
