@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import g, request
 
+from .. import budgets
 from ..errors import error_response
 from ..ops.logs import ACCESS_LOGGER_NAME
 
@@ -53,6 +54,7 @@ def new_request_id():
 
 
 def start_request():
+    budgets.start_request()
     g.request_started = time.perf_counter()
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     # accept the client's id only when it is short and plain, so it can't inject into logs
@@ -121,6 +123,8 @@ def finish_request(response):
     request_id = g.get("request_id") or new_request_id()
     response.headers[REQUEST_ID_HEADER] = request_id
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    for name, value in budgets.answer_headers().items():
+        response.headers[name] = value
     if response.status_code == 204:
         # no content, so no content type (clients would try to parse an empty JSON body)
         response.headers.pop("Content-Type", None)
@@ -166,6 +170,7 @@ def install_request_hooks(app):
             expose_headers=[
                 "X-Total-Count", "Link", REQUEST_ID_HEADER, "Retry-After", "X-API-Version",
                 "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Window", "X-RateLimit-Reset",
+                budgets.TIMING_HEADER, budgets.PARTIAL_HEADER,
             ],
             methods=["GET", "PUT", "POST", "DELETE", "OPTIONS"],
         )
