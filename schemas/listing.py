@@ -222,18 +222,22 @@ class ListQuerySchema(Schema):
         )
 
 
-def paging_links(base_url, args, query, total):
+def paging_links(base_url, args, query, total, shown=None):
     """RFC 8288 Link value (first, prev, next, last) for this page, keeping every other query parameter.
 
     `args` is the request's query multidict; links use the paging style the
-    client used (page/page_size, else limit/offset).
+    client used (page/page_size, else limit/offset). `shown`: the items the page
+    holds when the answer budget ended it early (fewer than the limit); `next`
+    then follows on from the last of them, in limit/offset style whatever the
+    client used (a page number cannot say where).
     """
     kept = [(name, value) for name, value in args.items(multi=True) if name not in OFFSET_STYLE + PAGE_STYLE]
     page_style = any(name in args for name in PAGE_STYLE)
     limit, offset = query.limit, query.offset
+    cut = shown is not None and shown < limit and offset + shown < total
 
     def link(position, relation):
-        if page_style:
+        if page_style and not (cut and relation == "next"):
             paging = [("page", position // limit + 1), ("page_size", limit)]
         else:
             paging = [("limit", limit), ("offset", position)]
@@ -247,7 +251,9 @@ def paging_links(base_url, args, query, total):
     links = [link(0, "first")]
     if offset > 0:
         links.append(link(max(offset - limit, 0), "prev"))
-    if offset + limit < total:
+    if cut:
+        links.append(link(offset + shown, "next"))
+    elif offset + limit < total:
         links.append(link(offset + limit, "next"))
     links.append(link(last, "last"))
     return ", ".join(links)

@@ -1,6 +1,7 @@
 """Workspace views (WorkspaceView, WorkspaceViewShort) and the PUT payload."""
 from marshmallow import Schema, ValidationError, fields, validate
 
+from wsserver.budgets import text_bound
 from wsserver.fields import DESCRIPTION_MAX_LENGTH
 
 from .common import MULTILINE, StrictBoolean, Text, TextUrl, WholeStringRegexp
@@ -48,6 +49,15 @@ class WorkspaceViewShortSchema(_DumpedByView, Schema):
         """`workspace` is a models.Workspace."""
         return workspace_fields(workspace)
 
+    @staticmethod
+    def size_bound(workspace):
+        """An upper bound of the bytes of this workspace's view (the answer budget's cheap test): its
+        stored text at the most bytes a character can take, plus the keys, ids and times."""
+        texts = [workspace.fullname, workspace.title, workspace.description, workspace.avatar, *workspace.tags]
+        for key, value in workspace.labels.items():
+            texts += (key, value)
+        return text_bound(texts) + VIEW_OVERHEAD_BYTES
+
 
 class WorkspaceViewSchema(WorkspaceViewShortSchema):
     createdAt = fields.String(required=True, metadata={"format": "date-time"})
@@ -66,6 +76,10 @@ class WorkspaceViewSchema(WorkspaceViewShortSchema):
         if access.invite_visible:
             view["invite"] = workspace.invite
         return view
+
+
+# A view's bytes besides its stored text (keys, quotes, the id, the time, the commas of 50 tags and labels).
+VIEW_OVERHEAD_BYTES = 1024
 
 
 def workspace_fields(workspace):

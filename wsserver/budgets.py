@@ -22,6 +22,9 @@ import time
 PARTIAL_HEADER = "X-Answer-Partial"
 TIMING_HEADER = "Server-Timing"
 SEARCH, PAGE = "search", "page"
+# The most bytes one character of stored text takes in the app's JSON (http/json.py writes UTF-8,
+# not \u escapes: 4 bytes at most; a control character is written as a 6-byte \u00XX escape).
+JSON_BYTES_PER_CHARACTER = 6
 
 _ledger = contextvars.ContextVar("wsserver_request_cost", default=None)
 
@@ -65,3 +68,21 @@ def answer_headers():
     if ledger.cut:
         headers[PARTIAL_HEADER] = ", ".join(ledger.cut)
     return headers
+
+
+def fit(items, size_of, budget):
+    """How many of the leading items fit in `budget` bytes, their sizes given by `size_of(item)`;
+    at least one (a page always makes progress: the setting's floor leaves room for the largest item).
+    When fewer than all fit, the answer is marked cut short (PAGE)."""
+    used = 0
+    for shown, item in enumerate(items):
+        used += size_of(item)
+        if used > budget and shown:
+            cut_short(PAGE)
+            return shown
+    return len(items)
+
+
+def text_bound(texts):
+    """An upper bound of the JSON bytes of these strings (None counts as nothing)."""
+    return JSON_BYTES_PER_CHARACTER * sum(len(text) for text in texts if text)

@@ -274,6 +274,10 @@ SETTINGS = (
             "largest avatar width or height in pixels"),
     Setting("AVATAR_UPLOADS", 1, _int_between(1, 64),
             "avatar uploads a worker process decodes at once (others wait with their body received)"),
+    # Every item of a page must fit: the largest is an engineering workspace carrying its image (under 1 MB).
+    Setting("MAX_ANSWER_BYTES", 3 * 1024 * 1024, _int_between(2 * 1024 * 1024, 1024 * 1024 * 1024),
+            "largest list answer in bytes: a page that would be larger ends early, its next link leading on "
+            "(X-Answer-Partial: page)"),
     Setting("PUBLIC_URL", None, _public_url,
             "absolute base URL used in avatar URLs (else taken from the request)"),
     Setting("WORKERS", min(os.cpu_count() or 1, 4), _int_between(1, 64),

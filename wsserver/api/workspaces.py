@@ -7,6 +7,7 @@ from schemas.common import EmptySchema
 from schemas.listing import ListQuerySchema, paging_links
 from schemas.workspaces import WorkspacePutSchema, WorkspaceViewSchema, WorkspaceViewShortSchema
 
+from ..http.answer_budget import fitting
 from ..http.auth import current_account
 from ..services import listing, workspaces
 from .common import FULLNAME_IN_PATH, Blueprint
@@ -59,8 +60,9 @@ class Workspaces(MethodView):
         request are a 422. `X-Total-Count` is the number of matches before paging.
         """
         rows, total = listing.list_workspaces(current_account(), query)
-        headers = {"X-Total-Count": str(total), "Link": paging_links(request.base_url, request.args, query, total)}
-        return rows, 200, headers
+        shown = fitting(rows, WorkspaceViewShortSchema.view, bound=WorkspaceViewShortSchema.size_bound)
+        links = paging_links(request.base_url, request.args, query, total, shown)
+        return rows[:shown], 200, {"X-Total-Count": str(total), "Link": links}
 
 
 @blp.route("/workspaces/<string:fullname>", parameters=[FULLNAME_IN_PATH])

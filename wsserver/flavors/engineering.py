@@ -16,10 +16,12 @@ from flask import request
 from flask.views import MethodView
 
 from schemas.flavors.engineering import (
-    ERROR_SCHEMA, EngineeringListQuerySchema, EngineeringPageSchema, EngineeringWorkspaceSchema, Page, WorkspaceItem,
+    ERROR_SCHEMA, EngineeringListQuerySchema, EngineeringPageSchema, EngineeringWorkspaceSchema,
+    EngineeringWorkspaceShortSchema, Page, WorkspaceItem,
 )
 
 from ..errors import Forbidden, NotFound, messages_in
+from ..http.answer_budget import fitting
 from ..http.auth import current_account
 from ..permissions import may_list_all
 from ..services import avatars, listing, lookups, workspaces
@@ -72,7 +74,9 @@ class EngineeringWorkspaces(MethodView):
             raise Forbidden("Only instance admins may include archived workspaces.")
         rows, total = listing.list_workspaces(account, query)
         items = [WorkspaceItem(row, avatars.avatar_base64(row)) for row in rows]
-        return Page(items, total, *paging_links(request.url, query.limit, query.offset, total))
+        # a page ends early at WSSERVER_MAX_ANSWER_BYTES (images are large): `next` leads on from there
+        items = items[:fitting(items, EngineeringWorkspaceShortSchema.view)]
+        return Page(items, total, *paging_links(request.url, query.limit, query.offset, total, len(items)))
 
 
 @blp.route("/api/workspaces/<int:id>/", parameters=[ID_IN_PATH])
@@ -107,9 +111,13 @@ def _with_parameters(url, **changes):
     return urlunsplit((scheme, netloc, path, urlencode(sorted(parameters.items()), doseq=True), fragment))
 
 
-def paging_links(url, limit, offset, count):
-    """(next, previous) as DRF's LimitOffsetPagination writes them for this request's absolute URL."""
-    following = None if offset + limit >= count else _with_parameters(url, limit=limit, offset=offset + limit)
+def paging_links(url, limit, offset, count, shown=None):
+    """(next, previous) as DRF's LimitOffsetPagination writes them for this request's absolute URL.
+
+    `shown`: the items on this page; fewer than `limit` when the answer budget ended it early, and
+    `next` then follows on from the last of them (same limit)."""
+    step = limit if shown is None else min(shown, limit)
+    following = None if offset + step >= count else _with_parameters(url, limit=limit, offset=offset + step)
     if offset <= 0:
         preceding = None
     elif offset - limit <= 0:

@@ -19,6 +19,7 @@ from schemas.flavors.geoscience import (
 )
 
 from ..errors import Forbidden, Invalid, NotFound, messages_in
+from ..http.answer_budget import fitting
 from ..http.auth import current_account
 from ..ids import account_uuid
 from ..permissions import LEVEL_NAMES, may_list_all
@@ -108,7 +109,9 @@ class GeoWorkspaces(MethodView):
                 include_deleted=parameters.deleted,
             )
             rows, total = listing.list_workspaces(account, query)
-        return {"links": _links(parameters, total, len(rows)), "results": _shown(account, rows, organization_id)}
+        results = _shown(account, rows, organization_id)
+        results = results[:fitting(results, dict)]  # WSSERVER_MAX_ANSWER_BYTES: `next` leads on from the last shown
+        return {"links": _links(parameters, total, len(results)), "results": results}
 
 
 @blp.route("/workspace/orgs/<string:org_id>/workspaces/<string:workspace_id>",
@@ -159,7 +162,8 @@ def _organization_id(org_id):
 
 
 def _links(parameters, total, count):
-    """The page's links: limit/offset, the other query parameters kept as given."""
+    """The page's links: limit/offset, the other query parameters kept as given; `count` items shown
+    (fewer than the limit when the answer budget ended the page early: `next` follows on from them)."""
     kept = [(name, value) for name, value in request.args.items(multi=True) if name not in ("limit", "offset")]
     limit, offset = parameters.limit, parameters.offset
 
@@ -174,7 +178,7 @@ def _links(parameters, total, count):
         "count": count,
         "first": url(0),
         "last": url(last),
-        "next": url(offset + limit) if offset + limit < total else None,
+        "next": url(offset + min(count, limit)) if offset + min(count, limit) < total else None,
         "previous": url(max(offset - limit, 0)) if offset > 0 else None,
         "total": total,
     }

@@ -14,6 +14,7 @@ name's lock, so an upload that links a file and a clean-up that removes the
 same file never interleave, across processes and nodes too.
 """
 import base64
+import collections
 import contextlib
 import functools
 import hashlib
@@ -270,13 +271,61 @@ BASE64_IMAGE_MAX_BYTES = 749_997
 def avatar_base64(workspace, max_bytes=BASE64_IMAGE_MAX_BYTES + 1):
     """The workspace's uploaded avatar file, base64-encoded, when it has fewer than `max_bytes` bytes
     (so the text stays under 1 MB); else None (no avatar, an external URL, a file too large or gone).
-    For dialects that carry the image itself (the engineering flavor's `image`)."""
+    For dialects that carry the image itself (the engineering flavor's `image`).
+
+    Files are content-addressed and immutable, so the text is encoded once per file and kept in
+    this process's Base64Cache: a page of workspaces sharing one avatar holds one string, not one
+    copy per row."""
     name = workspace.avatar_file
     if not stored_file_exists(name):
         return None
+    return _base64_cache.get(avatar_folder(), name, max_bytes)
+
+
+class Base64Cache:
+    """The base64 text of recently served avatar files, by folder and file name, at most `capacity`
+    characters in all (least recently used first out). A file larger than `max_bytes` is remembered
+    as None."""
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self._texts = collections.OrderedDict()  # (folder, file name, max_bytes) -> text or None
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, folder, name, max_bytes):
+        key = (folder, name, max_bytes)
+        with self._lock:
+            if key in self._texts:
+                self._texts.move_to_end(key)
+                return self._texts[key]
+        text = _encoded_file(os.path.join(folder, name), max_bytes)
+        if text is None and not os.path.isfile(os.path.join(folder, name)):
+            return None  # gone meanwhile: nothing to remember
+        with self._lock:
+            if key not in self._texts:
+                self._texts[key] = text
+                self._size += len(text or "")
+                while self._size > self.capacity and len(self._texts) > 1:
+                    _, dropped = self._texts.popitem(last=False)
+                    self._size -= len(dropped or "")
+        return text
+
+    def clear(self):
+        with self._lock:
+            self._texts.clear()
+            self._size = 0
+
+
+def _encoded_file(path, max_bytes):
     try:
-        with open(os.path.join(avatar_folder(), name), "rb") as handle:
+        with open(path, "rb") as handle:
             content = handle.read(max_bytes)
     except OSError:
         return None
     return base64.b64encode(content).decode("ascii") if len(content) < max_bytes else None
+
+
+# 16 MiB of text: a few dozen typical avatars, or 16 of the largest the engineering flavor carries
+BASE64_CACHE_CHARACTERS = 16 * 1024 * 1024
+_base64_cache = Base64Cache(BASE64_CACHE_CHARACTERS)

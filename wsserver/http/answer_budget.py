@@ -1,0 +1,36 @@
+"""Pages within WSSERVER_MAX_ANSWER_BYTES (README, Reliability: "Budgets and quotas").
+
+A list answer is built from a page of items; before it is serialized, `fitting`
+counts how many of the leading items fit in the budget, so an answer never grows
+past it whatever the stored data (an engineering page of workspaces that each
+carry a 1 MB image, a native page of 500 workspaces full of the longest labels).
+The dialect then shows those items and sets its next link to follow on from the
+last one shown; budgets.fit marks the answer `X-Answer-Partial: page`.
+
+Ordinary pages cost nothing extra: when a cheap upper bound of every item's size
+(`bound`, from the stored text's length) already fits, no item is measured; only
+then is each item's view serialized to count its bytes.
+"""
+from flask import current_app
+
+from .. import budgets
+
+def answer_budget():
+    return current_app.config["MAX_ANSWER_BYTES"]
+
+
+def json_size(value):
+    """Bytes of `value` in the app's JSON."""
+    return len(current_app.json.dumps(value).encode("utf-8"))
+
+
+def fitting(items, view, bound=None, budget=None):
+    """How many of the leading `items` fit in the answer budget, each shown as `view(item)`.
+
+    `bound(item)`, when given, is an upper bound of an item's bytes that costs no serialization:
+    when the bounds add up to the budget or less, every item fits without being measured."""
+    budget = answer_budget() if budget is None else budget
+    if bound is not None and sum(bound(item) for item in items) <= budget:
+        return len(items)
+    return budgets.fit(items, lambda item: json_size(view(item)) + 1, budget)  # + 1: the comma between items
+
