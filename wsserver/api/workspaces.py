@@ -51,6 +51,12 @@ class Workspaces(MethodView):
                 "`prev` when offset > 0, `next` when more matches follow.",
                 "schema": {"type": "string"},
             },
+            "X-Answer-Partial": {
+                "description": "`page` when the page ended early at the answer budget (WSSERVER_MAX_ANSWER_BYTES): "
+                "`Link`'s `next` leads on from its last item; `search` when the search's time budget ran out "
+                "and the matches are those found so far.",
+                "schema": {"type": "string"},
+            },
         },
     )
     def get(self, query):
