@@ -64,12 +64,20 @@ def test_a_deleted_workspace_is_hidden_everywhere_but_kept(client, team):
     assert me.status_code == 200 and me.get_json()["memberships"] == []
 
 
-def test_a_name_in_the_trash_stays_taken(client, team):
+def test_a_name_in_the_trash_stays_taken(client, team, make_workspace):
     assert client.delete(f"{API}/workspaces/team", headers=team["owner"]["headers"]).status_code == 200
-    for person in ("owner", "outsider"):
-        answer = client.put(f"{API}/workspaces/team", json={"fullname": "team"}, headers=team[person]["headers"])
+    for headers in (team["owner"]["headers"], bearer(ADMIN_TOKEN)):  # those who may restore it are told why
+        answer = client.put(f"{API}/workspaces/team", json={"fullname": "team"}, headers=headers)
         error = assert_error(answer, 409, {"fullname": ["taken by a workspace in the trash"]})
         assert "trash" in error["message"]
+    # to anyone else, the same answer as for a name taken by a workspace they do not belong to (issue 27):
+    # nothing tells them it is in the trash
+    make_workspace(team["owner"]["headers"], "elsewhere")
+    for person in ("outsider", "admin", "user"):
+        for name in ("team", "elsewhere"):
+            answer = client.put(f"{API}/workspaces/{name}", json={"fullname": name}, headers=team[person]["headers"])
+            error = assert_error(answer, 409, {"fullname": ["already taken"]})
+            assert error["message"] == f"The name '{name}' is taken."
 
 
 @pytest.mark.parametrize("who, status", [("owner", 200), ("admin", 403), ("user", 403), ("outsider", 404)])

@@ -94,7 +94,13 @@ def register_docs_page(app):
     """
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    app.register_blueprint(
-        get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "wsserver API", "validatorUrl": None}),
-        url_prefix="/docs",
-    )
+    docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "wsserver API", "validatorUrl": None})
+
+    @docs.after_request
+    def not_in_frames(response):
+        # no other site may frame the page (clickjacking), as the web page's /ui answers
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    app.register_blueprint(docs, url_prefix="/docs")

@@ -35,7 +35,8 @@ class TokenResource(MethodView):
         account = password_login(credentials["username"], credentials["password"])
         if account is None:
             return error_response(401, "Wrong username or password.")
-        return {"token": accounts.issue_token(account, name="password")}
+        # a secret in the answer: no cache (browser, proxy) may keep it
+        return {"token": accounts.issue_token(account, name="password")}, 200, {"Cache-Control": "no-store"}
 
 
 @blp.route("/me")

@@ -117,6 +117,8 @@ def upsert_workspace(account, fullname, payload):
     with database.atomic():
         workspace, actor = load(account, fullname, lock=True, in_trash=True)
         if workspace is not None and workspace.deleted_at is not None:
+            if not allows(actor, Action.RESTORE):  # to anyone who may not restore it, it is not there
+                raise Conflict(f"The name '{fullname}' is taken.", {"fullname": ["already taken"]})
             raise Conflict(
                 f"The name '{fullname}' is taken by a workspace in the trash (an owner may restore it).",
                 {"fullname": ["taken by a workspace in the trash"]},

@@ -45,9 +45,10 @@ def too_large(error):
 
 
 def _local(target):
-    """`target` if it is a path of this web page, else the list (never an open redirect)."""
+    """`target` if it is a path of this web page, else the list (never an open redirect; never a
+    control character, which no Location header may carry)."""
     parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not parts.path.startswith("/ui") or "\\" in target:
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ui") or "\\" in target or not target.isprintable():
         return url_for("ui.workspaces")
     return target
 
