@@ -2,6 +2,9 @@
 the docs page framed by nobody, a control character in the sign-in page's `next` (was a 500 after
 the session cookie was set). The trash answer to a non-member is in tests/test_trash.py.
 """
+import os
+import sqlite3
+
 import pytest
 
 from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, bearer
@@ -50,3 +53,44 @@ def test_an_ordinary_next_is_still_followed(client):
     answer = client.post("/ui/sign-in", query_string={"next": "/ui/new?x=é"},
                          data={"csrf_token": token, "username": "ada", "password": PASSWORD})
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/ui/new?x=")
+
+
+# --- the instance's files: its owner's only -------------------------------------------------------
+
+
+def _mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+@pytest.mark.sqlite_only("about the SQLite database file and its archives")
+def test_a_new_instance_keeps_its_database_counters_and_secrets_to_its_owner(instance_path):
+    app = create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN, "RATE_LIMIT": TEST_RATE_LIMIT})
+    client = app.test_client()
+    assert client.get(f"{API}/me", headers=bearer(ADMIN_TOKEN)).status_code == 200
+    assert client.get("/ui/sign-in").status_code == 200  # makes the secret key
+    assert _mode(instance_path) == 0o700
+    for name in ("wsserver.sqlite3", "wsserver.sqlite3-wal", "wsserver.sqlite3-shm", "ratelimit.sqlite3",
+                 "secret-key"):
+        path = os.path.join(instance_path, name)
+        assert os.path.exists(path) and _mode(path) == 0o600, (name, oct(_mode(path)))
+
+
+@pytest.mark.sqlite_only("about the SQLite database file and its archives")
+def test_an_existing_instance_is_tightened_at_start(instance_path):
+    os.makedirs(instance_path, exist_ok=True)
+    os.chmod(instance_path, 0o755)
+    database = os.path.join(instance_path, "wsserver.sqlite3")
+    sqlite3.connect(database).close()
+    os.chmod(database, 0o644)
+    create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN}).test_client().get("/healthz")
+    assert _mode(instance_path) == 0o700 and _mode(database) == 0o600
+
+
+@pytest.mark.sqlite_only("about the SQLite database file and its archives")
+def test_backup_archives_are_their_owners_only(instance_path, tmp_path):
+    from wsserver.ops.backup import create_backup
+
+    create_app({"INSTANCE_PATH": instance_path, "ADMIN_TOKEN": ADMIN_TOKEN}).test_client().get("/healthz")
+    archive = str(tmp_path / "backup.tar.gz")
+    create_backup(instance_path, archive)
+    assert _mode(archive) == 0o600

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from ..storage import sqlite
 from ..storage.db import DATABASE_FILE, engine_for
-from ..storage.disk import missing_folder
+from ..storage.disk import make_private_file, missing_folder
 from ..storage.avatar_files import AVATAR_FOLDER
 from ..testing.mode import STATE_FOLDER as TEST_MODE_FOLDER
 from ..ui.session import SECRET_KEY_FILE
@@ -109,6 +109,7 @@ def create_backup(instance_path, archive_path):
         }
         partial = archive_path + ".partial"
         try:
+            make_private_file(partial)  # the archive holds the database: its owner's only, like the database
             with tarfile.open(partial, "w:gz") as archive:
                 data = json.dumps(manifest, indent=2).encode()
                 info = tarfile.TarInfo(MANIFEST)

@@ -16,6 +16,7 @@ import os
 from peewee import DatabaseError, DatabaseProxy
 
 from . import sqlite
+from .disk import make_private_folder
 
 database = DatabaseProxy()
 
@@ -51,7 +52,7 @@ def engine_for(url):
 
 def open_database(url, instance_path, busy_timeout_ms=5000, max_connections=None):
     """Bind the proxy to the database at `url` (None: the instance's SQLite file) and return it."""
-    os.makedirs(instance_path, exist_ok=True)
+    make_private_folder(instance_path)
     url = url or default_url(instance_path)
     chosen = engine_for(url)
     bound = chosen.connect(url, busy_timeout_ms, max_connections)

@@ -1,5 +1,11 @@
-"""The disk: free space where the instance lives, and whether a file can be written somewhere."""
+"""The disk: free space where the instance lives, whether a file can be written somewhere, and
+keeping the instance's files to their owner (the database holds password hashes and invite tokens):
+the instance folder 0700, its database, counter and secret files 0600 (tightened at every start)."""
 import os
+import stat
+
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 # Below this much free space a write (a row, the WAL, an avatar file) may fail with "disk full":
 # /readyz says the storage is not ready, and a failed write there is answered 507.
@@ -27,3 +33,26 @@ def missing_folder(path):
         return None
     problem = "is not a folder" if os.path.exists(folder) else "does not exist"
     return f"cannot write {path}: the folder {folder} {problem}"
+
+
+def make_private_folder(path):
+    """The folder at `path`, made if missing, readable by its owner only (an existing one is tightened)."""
+    os.makedirs(path, mode=PRIVATE_FOLDER_MODE, exist_ok=True)
+    _tighten(path, PRIVATE_FOLDER_MODE)
+
+
+def make_private_file(path):
+    """The file at `path`, made empty if missing, readable and writable by its owner only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+    os.close(descriptor)
+    _tighten(path, PRIVATE_FILE_MODE)
+
+
+def _tighten(path, mode):
+    """Take every permission beyond `mode` away (a file we do not own is left as it is)."""
+    try:
+        current = stat.S_IMODE(os.stat(path).st_mode)
+        if current & ~mode:
+            os.chmod(path, current & mode)
+    except PermissionError:
+        pass

@@ -12,6 +12,8 @@ import os
 import sqlite3
 import threading
 
+from .disk import make_private_file
+
 
 class SideFile:
     """The SQLite file at `path`, its tables made by `schema` (CREATE ... IF NOT EXISTS statements)."""
@@ -27,6 +29,7 @@ class SideFile:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            make_private_file(self.path)
             connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=OFF")

@@ -20,10 +20,13 @@ Text compares by code point on both engines (SQLite's BINARY collation is
 UTF-8 byte order, which is code point order), and lower() folds ASCII only.
 storage.postgres is the other engine; both offer the same functions.
 """
+import os
+
 from peewee import SQL, SqliteDatabase
 from playhouse.db_url import parse
 from playhouse.migrate import SqliteMigrator
 
+from .disk import make_private_file
 from .writers import WriteTurns
 
 NAME = "sqlite"
@@ -70,6 +73,8 @@ def connect(url, busy_timeout_ms, max_connections=None):
 
     One connection per thread, kept open (its settings are per connection): no pool to size."""
     path = parse(url)["database"]
+    if path != ":memory:" and os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        make_private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
     return InstanceDatabase(
         path,
         pragmas=(
