@@ -4,6 +4,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate
 
 from wsserver.permissions import LEVELS
+from wsserver.queries import MAX_SEARCH_TERMS, too_many_search_terms
 
 
 class ErrorBodySchema(Schema):
@@ -102,6 +103,19 @@ class Text(fields.String):
         if self._refused is not None and self._refused.search(text):
             raise self.make_error(self.controls)
         return text
+
+
+class SearchTerms(validate.Validator):
+    """A search (`q`, a flavor's `search`) of at most MAX_SEARCH_TERMS distinct terms (services/search.py:
+    its ceiling); `error` is the dialect's sentence, with {max}."""
+
+    def __init__(self, error):
+        self.error = error.format(max=MAX_SEARCH_TERMS)
+
+    def __call__(self, value):
+        if too_many_search_terms(value):
+            raise ValidationError(self.error)
+        return value
 
 
 class TextUrl(Text, fields.Url):

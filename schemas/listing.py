@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
-from wsserver.queries import DEFAULT_LIMIT, MAX_LIMIT, SORT_FIELDS, Filters, ListQuery, SortKey
+from wsserver.queries import DEFAULT_LIMIT, MAX_LIMIT, MAX_SEARCH_TERMS, SORT_FIELDS, Filters, ListQuery, SortKey
 
-from .common import MULTILINE, MULTILINE_REFUSED, SINGLE_LINE_REFUSED, Text, level_field
+from .common import MULTILINE, MULTILINE_REFUSED, SINGLE_LINE_REFUSED, SearchTerms, Text, level_field
 
 # Far beyond any real page, and small enough for SQLite's 64-bit OFFSET.
 MAX_POSITION = 2**31 - 1
@@ -135,10 +135,12 @@ class ListQuerySchema(Schema):
     # no control characters but whitespace (the full-text engine would read a NUL as the end of the query)
     q = Text(
         controls=MULTILINE,
-        validate=validate.Length(max=MAX_Q_LENGTH),
+        validate=[validate.Length(max=MAX_Q_LENGTH), SearchTerms("At most {max} distinct whitespace-separated terms.")],
         metadata={
             "description": "Fuzzy, case-insensitive search over fullname, title, tags and label values; "
-            "every whitespace-separated term must match (as a substring or a close misspelling of a word). "
+            f"every whitespace-separated term must match (as a substring or a close misspelling of a word). "
+            f"At most {MAX_SEARCH_TERMS} distinct terms (422 beyond). A search has a CPU budget: an answer "
+            "it cut short carries the header `X-Answer-Partial: search` (the matches found until then). "
             "Blank means no search."
         },
     )

@@ -293,6 +293,9 @@ SETTINGS = (
             "failed password logins per username from one address; then 429 for that pair until the window ends"),
     Setting("LOGIN_BRAKE", "100/hour", _login_limit,
             "failed password logins per username from all addresses; then 429 for its password logins (tokens work)"),
+    Setting("SEARCH_CPU_MS", 50, _int_between(1, 60000),
+            "CPU milliseconds one search (`q`, a flavor's `search`) may spend finding misspellings; then the "
+            "answer holds what was found so far and carries `X-Answer-Partial: search`"),
     Setting("CORS_ORIGINS", (), _origins,
             "comma-separated origins allowed by CORS (`*` for any); empty: CORS off"),
     Setting("LOG_FORMAT", "text", _choice("text", "json"), "`text` or `json` (one JSON object a line)"),

@@ -11,6 +11,23 @@ from datetime import datetime
 SORT_FIELDS = ("fullname", "title", "created_at", "updated_at", "name", "views", "level")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+# A search (`q`, a flavor's `search`) holds at most this many distinct terms: more is refused (422, or
+# the flavor's own shape), since each term is one more condition to test on every candidate
+# (services/search.py: its ceiling).
+MAX_SEARCH_TERMS = 16
+TOO_MANY_SEARCH_TERMS = f"At most {MAX_SEARCH_TERMS} distinct whitespace-separated terms."
+
+
+def search_terms(q):
+    """The lower-cased, whitespace-separated terms of q, each once, in order."""
+    if not q:
+        return []
+    return list(dict.fromkeys(q.lower().split()))
+
+
+def too_many_search_terms(q):
+    """Whether q holds more terms than a search takes (MAX_SEARCH_TERMS)."""
+    return len(search_terms(q)) > MAX_SEARCH_TERMS
 
 
 @dataclass(frozen=True)

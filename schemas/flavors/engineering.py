@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 from marshmallow import Schema, fields, post_load, pre_load, validate
 
 from wsserver.fields import DEFAULT_VISIBILITY, VISIBILITIES
-from wsserver.queries import Filters, ListQuery, SortKey
+from wsserver.queries import MAX_SEARCH_TERMS, Filters, ListQuery, SortKey
 
-from ..common import MULTILINE, Text
+from ..common import MULTILINE, SearchTerms, Text
 
 DEFAULT_LIMIT = 20
 # A larger limit is cut to it, as DRF's max_limit does; 100, not queries.MAX_LIMIT, since every item may
@@ -69,9 +69,11 @@ class EngineeringListQuerySchema(Schema):
         validate=[
             validate.Length(min=1, error="This field may not be blank."),
             validate.Length(max=MAX_SEARCH_LENGTH, error="Ensure this field has no more than {max} characters."),
+            SearchTerms("Ensure this field has no more than {max} distinct words."),
         ],
         metadata={"description": "Fuzzy, case-insensitive match of every word over name, slug and description "
-                                 "(and the native tags and labels)."},
+                                 f"(and the native tags and labels); at most {MAX_SEARCH_TERMS} distinct words. "
+                                 "An answer the search's CPU budget cut short carries `X-Answer-Partial: search`."},
     )
 
     @pre_load

@@ -9,9 +9,9 @@ import uuid
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from wsserver.queries import Filters, ListQuery, SortKey
+from wsserver.queries import MAX_SEARCH_TERMS, Filters, ListQuery, SortKey
 
-from ..common import MULTILINE, Text
+from ..common import MULTILINE, SearchTerms, Text
 from ..listing import TimestampParameter
 
 API_VERSION_HEADER = "X-API-Version"
@@ -116,8 +116,10 @@ def _moment(description):
 
 
 def _search(description):
-    return Text(controls=MULTILINE, validate=PydanticMaxLength(max=MAX_SEARCH_LENGTH),
-                metadata={"description": description})
+    return Text(controls=MULTILINE, validate=[PydanticMaxLength(max=MAX_SEARCH_LENGTH),
+                                              SearchTerms("Value error, at most {max} distinct words")],
+                metadata={"description": f"{description} At most {MAX_SEARCH_TERMS} distinct words. An answer "
+                          "the search's CPU budget cut short carries `X-Answer-Partial: search`."})
 
 
 class PlatformListQuerySchema(Schema):

@@ -6,7 +6,7 @@
   short for trigrams match a name or title prefix; or the workspace is one of
   the close misspellings, or the one whose UUID q is (`id_matches`).
 - `misspelling_matches`: the 100 candidates holding the most of the query's
-  trigrams, kept when each term is a substring or within `allowed_edits` of a
+  trigrams in their first VOCABULARY_SPAN characters, kept when each term is a substring or within `allowed_edits` of a
   word (optimal string alignment, rapidfuzz), closest first.
 - `relevance`: exact name, exact title, name prefix, title prefix, in the
   name, elsewhere, then the misspellings, closest first.
@@ -34,14 +34,38 @@ a member of 1,000 workspaces; the first way from 100,000 on): q=harbor 5.5 /
 13 / 105 ms at 1,000 / 100,000 / 1,000,000 workspaces through the index, 10 / 14
 at 100,000 / 1,000,000 among the caller's; q=prod (a third of them match) 10 /
 92 / 862 -> 16 / 21; an instance admin's all=true is unchanged (the index).
+
+The ceiling (issue 28): one search's work is bounded whatever the data.
+
+- at most MAX_SEARCH_TERMS distinct terms (queries.py; more is refused: the schemas of every dialect
+  say so in their own shape, and `search` raises Invalid for any caller that did not);
+- misspellings are looked up for the first MAX_FUZZY_WORDS words of q (words of 4+ characters); later
+  words must appear as they are, as words of 1-3 characters do;
+- at most MISSPELLING_CANDIDATES candidates, and for each only the words of the first VOCABULARY_SPAN
+  characters of its document (the fullname, title and description come first) are compared, in C
+  (rapidfuzz.process.extract);
+- a CPU budget (WSSERVER_SEARCH_CPU_MS, this thread's time.thread_time() from the start of `search`):
+  once spent, the walks stop, the answer holds what was found so far (the substring matches the
+  index found, the misspellings scored until then) and says so: budgets.cut_short(SEARCH), which
+  the HTTP edge turns into `X-Answer-Partial: search`.
+
+With these, the attack of issue 28 (100 workspaces x ~2,800 distinct five-letter words, a q of many
+words one typo away) costs 51-59 ms for the whole request instead of 5.7 s (python
+bench/search_attack.py --query-words 8; 33 words are refused in ~1 ms).
 """
 import heapq
 import re
+import time
 import uuid
 
+from flask import current_app, has_app_context
 from peewee import OP, SQL, Case, Expression, Node, NodeList, Value, fn
-from rapidfuzz.distance import OSA
+from rapidfuzz import process
+from rapidfuzz.distance import OSA  # optimal string alignment: insert, delete, replace, swap two neighbours
 
+from .. import budgets
+from ..errors import Invalid
+from ..queries import MAX_SEARCH_TERMS, TOO_MANY_SEARCH_TERMS, search_terms
 from ..storage.db import database, engine
 from ..storage.models import Workspace
 
@@ -57,6 +81,12 @@ MAX_TRIGRAMS = 32
 # `search`; bench/bench_listing.py --search measures both ways).
 WITHIN_LIMIT = 5_000
 SMALL_INDEX = 5_000
+# The ceiling (module docstring). Constants, not settings: they decide what matches, the same on every
+# node and in every test; only the CPU budget (WSSERVER_SEARCH_CPU_MS) is the operator's to tune.
+MAX_FUZZY_WORDS = 8
+VOCABULARY_SPAN = 2048
+# The walks over documents look at the clock once every this many.
+BUDGET_STRIDE = 32
 
 # Relevance tiers of `q` (lower first); see `relevance`.
 EXACT_NAME, EXACT_TITLE, NAME_PREFIX, TITLE_PREFIX, IN_NAME, ELSEWHERE = range(6)
@@ -73,22 +103,46 @@ def search(terms, within):
     one of the trigrams): on a small instance that walk is the shorter one, and a caller who sees
     more (an instance admin's all=true) would cost as much or more one workspace at a time.
     """
+    if len(terms) > MAX_SEARCH_TERMS:  # (every dialect's schema refuses it first, naming its parameter)
+        raise Invalid("Invalid values: q.", {"q": [TOO_MANY_SEARCH_TERMS]})
+    budget = Budget(current_app.config["SEARCH_CPU_MS"] if has_app_context() else DEFAULT_CPU_MS)
     documents = None
     if (within is not None and any(len(term) >= SHORTEST_SUBSTRING for term in terms)
             and engine().index_holds_more_than(database, SMALL_INDEX)):
         documents = engine().documents_within(database, within, WITHIN_LIMIT)
     if documents is None:  # (terms shorter than trigrams match name and title prefixes: index ranges)
-        misspelled = list(dict.fromkeys(id_matches(terms, within) + misspelling_matches(terms, within)))
+        misspelled = list(dict.fromkeys(id_matches(terms, within) + misspelling_matches(terms, within, budget)))
         return matching(terms, misspelled), relevance(terms, misspelled)
-    misspelled = list(dict.fromkeys(id_matches(terms, within) + misspellings_among(terms, documents)))
     # every term a substring of the document: what the index's MATCH (and instr()) finds
-    if len(terms) == 1:
-        term = terms[0]
-        holding = [workspace_id for workspace_id, document in documents if term in document]
-    else:
-        holding = [workspace_id for workspace_id, document in documents if all(term in document for term in terms)]
+    holding = []
+    for position, (workspace_id, document) in enumerate(documents):
+        if position % BUDGET_STRIDE == 0 and budget.spent():
+            break
+        if all(term in document for term in terms):
+            holding.append(workspace_id)
+    misspelled = list(dict.fromkeys(id_matches(terms, within) + misspellings_among(terms, documents, budget)))
     found = list(dict.fromkeys(holding + misspelled))
     return Workspace.id.in_(IdList(found) if found else []), relevance(terms, misspelled)
+
+
+DEFAULT_CPU_MS = 50  # config.py's default of SEARCH_CPU_MS, for a search outside an app (a script)
+
+
+class Budget:
+    """The CPU time one search may take (this thread's, from `time.thread_time`). Once spent, `spent()`
+    says so from then on and the request's answer is marked partial (budgets.cut_short(SEARCH))."""
+
+    clock = staticmethod(time.thread_time)  # (tests replace it with a clock of their own)
+
+    def __init__(self, milliseconds):
+        self.deadline = self.clock() + milliseconds / 1000
+        self.cut = False
+
+    def spent(self):
+        if not self.cut and self.clock() > self.deadline:
+            self.cut = True
+            budgets.cut_short(budgets.SEARCH)
+        return self.cut
 
 
 class IdList(Node):
@@ -110,13 +164,6 @@ class IdList(Node):
         ctx.literal("(" + ", ".join([ctx.state.param or "?"] * len(self.ids)) + ")")
         values.extend(self.ids)
         return ctx
-
-
-def search_terms(q):
-    """The lower-cased, whitespace-separated terms of q, each once, in order."""
-    if not q:
-        return []
-    return list(dict.fromkeys(q.lower().split()))
 
 
 def matching(terms, misspelled):
@@ -200,9 +247,13 @@ def allowed_edits(word):
     return 1 if len(word) <= 5 else 2
 
 
+_WORD_CHARACTER = re.compile(r"[^\W_]")
+_WORDS = re.compile(r"[^\W_]+")
+
+
 def words(text):
     """Runs of letters and digits."""
-    return re.findall(r"[^\W_]+", text)
+    return _WORDS.findall(text)
 
 
 def id_matches(terms, within):
@@ -221,10 +272,17 @@ def id_matches(terms, within):
 
 
 def _fuzzy_words(terms):
-    return [word for term in terms for word in words(term) if allowed_edits(word)]
+    """{word: typos tolerated} of the words of q looked up as misspellings: the first MAX_FUZZY_WORDS
+    distinct words long enough for a typo."""
+    tolerated = {}
+    for term in terms:
+        for word in words(term):
+            if word not in tolerated and allowed_edits(word) and len(tolerated) < MAX_FUZZY_WORDS:
+                tolerated[word] = allowed_edits(word)
+    return tolerated
 
 
-def misspelling_matches(terms, within):
+def misspelling_matches(terms, within, budget):
     """Ids of workspaces where each term is a substring or a close misspelling of a word, but not all
     are substrings (those are found by the index), closest first. At most MISSPELLING_CANDIDATES.
     `within` is a query of the workspace ids to look among (visibility and filters), or None for all.
@@ -234,22 +292,26 @@ def misspelling_matches(terms, within):
     if not grams:
         return []
     # Candidates: those holding the most of these trigrams (the engine's index); then the rule below.
-    return _closest(terms, engine().similar_candidates(database, grams, within, MISSPELLING_CANDIDATES))
+    candidates = engine().similar_candidates(database, grams, within, MISSPELLING_CANDIDATES, VOCABULARY_SPAN)
+    return _closest(terms, candidates, budget)
 
 
-def misspellings_among(terms, documents):
+def misspellings_among(terms, documents, budget):
     """`misspelling_matches` among these (workspace id, document): the candidates are chosen here as
-    the engine's `similar_candidates` chooses them (any of the trigrams held; the most held first,
-    then by fullname, then by id), reading fullnames only where they can decide."""
+    the engine's `similar_candidates` chooses them (any of the trigrams held in the first VOCABULARY_SPAN
+    characters; the most held there first, then by fullname, then by id), reading fullnames only where they can decide."""
     fuzzy_words = _fuzzy_words(terms)
     grams = trigrams(fuzzy_words) if fuzzy_words else []
     if not grams:
         return []
     held = []
-    for workspace_id, document in documents:
+    for position, (workspace_id, document) in enumerate(documents):
+        if position % BUDGET_STRIDE == 0 and budget.spent():
+            break
+        head = document[:VOCABULARY_SPAN]
         count = 0
         for gram in grams:
-            if gram in document:
+            if gram in head:
                 count += 1
         if count:
             held.append((count, workspace_id, document))
@@ -263,61 +325,65 @@ def misspellings_among(terms, documents):
         (-count, fullnames[workspace_id], workspace_id, document)
         for count, workspace_id, document in held if workspace_id in fullnames  # (not deleted meanwhile)
     ])
-    return _closest(terms, [(workspace_id, fullname, document) for _, fullname, workspace_id, document in ranked])
+    return _closest(terms, [(workspace_id, fullname, document) for _, fullname, workspace_id, document in ranked],
+                    budget)
 
 
-def _closest(terms, candidates):
-    """The candidates (workspace id, fullname, document) that are misspellings of the terms, closest first."""
-    distances = {}  # (query word, workspace word) -> distance, shared by the candidates
+def _closest(terms, candidates, budget):
+    """The candidates (workspace id, fullname, document) that are misspellings of the terms, closest first
+    (those scored before the budget ran out)."""
+    tolerated = _fuzzy_words(terms)
     scored = []
     for workspace_id, fullname, document in candidates:
-        fields = [value for value in document.split("\n") if value]  # lower-cased already (storage.index)
-        similarity = _similarity(terms, fields, distances)
+        if budget.spent():
+            break
+        similarity = _similarity(terms, document, tolerated)
         if similarity is not None:
             scored.append((-similarity, fullname, workspace_id))
     scored.sort()
     return [workspace_id for _, _, workspace_id in scored]
 
 
-def _similarity(terms, fields, distances):
-    """Mean similarity (1 = identical) of the terms to these fields; None when a term matches nothing
-    or when every term is a plain substring."""
-    vocabulary = None
+def _similarity(terms, document, tolerated):
+    """Mean similarity (1 = identical) of the terms to this document (its fields, lower-cased already,
+    one a line: storage.index); None when a term matches nothing or when every term is a plain substring.
+    A term is a substring of a field or each of its words is within its typos (`tolerated`; 0 for the
+    others) of a word of the document's first VOCABULARY_SPAN characters."""
+    vocabulary = known = None
     total, misspelled = 0.0, False
     for term in terms:
-        if any(term in value for value in fields):
+        if term in document:  # (a term holds no line feed: a substring of one of the fields)
             total += 1.0
             continue
         term_words = words(term)
         if not term_words:
             return None
         if vocabulary is None:
-            vocabulary = {word for value in fields for word in words(value)}
+            vocabulary = _vocabulary(document)
+            known = set(vocabulary)
         closeness = 0.0
         for word in term_words:
-            limit = allowed_edits(word)
-            best = None
-            letters = set(word)
-            for candidate in vocabulary:
-                # cheap bounds first: an edit changes the length by at most 1 and the set of letters by at most 2
-                if abs(len(candidate) - len(word)) > limit or len(letters ^ set(candidate)) > 2 * limit:
-                    continue
-                pair = (word, candidate)
-                if pair not in distances:
-                    distances[pair] = edit_distance(word, candidate, limit)
-                distance = distances[pair]
-                if distance <= limit:
-                    score = 1.0 - distance / max(len(word), len(candidate))
-                    best = score if best is None else max(best, score)
-            if best is None:
+            limit = tolerated.get(word, 0)
+            if not limit:
+                if word not in known:
+                    return None
+                closeness += 1.0
+                continue
+            # every word within `limit` edits (optimal string alignment), compared in C
+            close = process.extract(word, vocabulary, scorer=OSA.distance, score_cutoff=limit, limit=None)
+            if not close:
                 return None
-            closeness += best
+            closeness += max(1.0 - distance / max(len(word), len(candidate)) for candidate, distance, _ in close)
         total += closeness / len(term_words)
         misspelled = True
     return total / len(terms) if misspelled else None
 
 
-def edit_distance(a, b, limit):
-    """Optimal-string-alignment distance (insert, delete, replace, swap two neighbours), by rapidfuzz;
-    limit + 1 when above limit."""
-    return OSA.distance(a, b, score_cutoff=limit)
+def _vocabulary(document):
+    """The distinct words of the document's first VOCABULARY_SPAN characters (a word the cut splits is
+    left out), in order: what the terms' words are compared with."""
+    found = words(document[:VOCABULARY_SPAN])
+    if (found and len(document) > VOCABULARY_SPAN and _WORD_CHARACTER.match(document, VOCABULARY_SPAN)
+            and _WORD_CHARACTER.match(document, VOCABULARY_SPAN - 1)):
+        found.pop()
+    return list(dict.fromkeys(found))

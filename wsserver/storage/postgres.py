@@ -209,23 +209,26 @@ def fullnames(database, ids):
     return dict(database.execute_sql(f"SELECT id, fullname FROM workspace WHERE id IN ({marks})", list(ids)).fetchall())
 
 
-def similar_candidates(database, grams, within, limit):
-    """Workspaces whose document holds any of the trigrams `grams`: (workspace id, fullname, document),
-    most grams held first, then by fullname, at most `limit`. `within` is a query of Workspace ids to
-    stay inside, or None."""
-    held = " + ".join(["(strpos(s.document, %s) > 0)::int"] * len(grams))
+def similar_candidates(database, grams, within, limit, head):
+    """Workspaces whose document holds any of the trigrams `grams` in its first `head` characters:
+    (workspace id, fullname, document), most grams held there first, then by fullname, at most `limit`.
+    `within` is a query of Workspace ids to stay inside, or None."""
+    held = " + ".join(["(strpos(c.head, %s) > 0)::int"] * len(grams))
     any_gram = " OR ".join(["s.document LIKE %s"] * len(grams))
     sql = (
-        f"SELECT s.workspace_id, w.fullname, s.document "
+        f"SELECT s.workspace_id, w.fullname, s.document, left(s.document, %s) AS head "
         f"FROM {SEARCH_TABLE} AS s JOIN workspace AS w ON w.id = s.workspace_id "
         f"WHERE ({any_gram})"
     )
-    params = [_substring_pattern(gram) for gram in grams]
+    params = [head, *(_substring_pattern(gram) for gram in grams)]
     if within is not None:
         within_sql, within_params = within.sql()
         sql += f" AND s.workspace_id IN ({within_sql})"
         params.extend(within_params)
-    sql += f" ORDER BY ({held}) DESC, w.fullname, w.id LIMIT %s"
-    params.extend(grams)
+    sql = (
+        f"SELECT workspace_id, fullname, document FROM (SELECT c.*, ({held}) AS held FROM ({sql}) AS c) AS counted "
+        f"WHERE held > 0 ORDER BY held DESC, fullname, workspace_id LIMIT %s"
+    )
+    params = [*grams, *params]
     params.append(limit)
     return database.execute_sql(sql, params).fetchall()

@@ -226,22 +226,28 @@ def fullnames(database, ids):
     return dict(database.execute_sql(f"SELECT id, fullname FROM workspace WHERE id IN ({marks})", list(ids)).fetchall())
 
 
-def similar_candidates(database, grams, within, limit):
-    """Workspaces whose document holds any of the trigrams `grams`: (workspace id, fullname, document),
-    most grams held first, then by fullname, at most `limit`. `within` is a query of Workspace ids to
-    stay inside, or None."""
-    held = " + ".join(["(instr(s.document, ?) > 0)"] * len(grams))
+def similar_candidates(database, grams, within, limit, head):
+    """Workspaces whose document holds any of the trigrams `grams` in its first `head` characters:
+    (workspace id, fullname, document), most grams held there first, then by fullname, at most `limit`.
+    `within` is a query of Workspace ids to stay inside, or None."""
+    held = " + ".join(["(instr(c.head, ?) > 0)"] * len(grams))
     sql = (
-        f"SELECT d.workspace_id, w.fullname, s.document "
+        f"SELECT d.workspace_id AS workspace_id, w.fullname AS fullname, s.document AS document, "
+        f"substr(s.document, 1, ?) AS head "
         f"FROM {SEARCH_TABLE} AS s JOIN {DOC_TABLE} AS d ON d.doc = s.rowid JOIN workspace AS w ON w.id = d.workspace_id "
         f"WHERE {SEARCH_TABLE} MATCH ?"
     )
-    params = [" OR ".join(_phrase(gram) for gram in grams)]
+    params = [head, " OR ".join(_phrase(gram) for gram in grams)]
     if within is not None:
         within_sql, within_params = within.sql()
         sql += f" AND d.workspace_id IN ({within_sql})"
         params.extend(within_params)
-    sql += f" ORDER BY ({held}) DESC, w.fullname, w.id LIMIT ?"
+    # the head once per row (MATERIALIZED), the grams counted once per row (the outer query's column)
+    sql = (
+        f"WITH c AS MATERIALIZED ({sql}) SELECT workspace_id, fullname, document FROM "
+        f"(SELECT workspace_id, fullname, document, ({held}) AS held FROM c) "
+        f"WHERE held > 0 ORDER BY held DESC, fullname, workspace_id LIMIT ?"
+    )
     params.extend(grams)
     params.append(limit)
     return database.execute_sql(sql, params).fetchall()
