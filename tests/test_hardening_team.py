@@ -94,3 +94,67 @@ def test_backup_archives_are_their_owners_only(instance_path, tmp_path):
     archive = str(tmp_path / "backup.tar.gz")
     create_backup(instance_path, archive)
     assert _mode(archive) == 0o600
+
+
+# --- an instance admin always remains -------------------------------------------------------------
+
+
+def _two_admins_only(client):
+    """Admins ada-admin and bob-admin, and no other (the bootstrap admin deleted): their headers and ids."""
+    made = {}
+    for name in ("ada-admin", "bob-admin"):
+        answer = client.post(f"{API}/accounts", json={"username": name, "admin": True}, headers=bearer(ADMIN_TOKEN))
+        assert answer.status_code == 201, answer.get_json()
+        made[name] = (bearer(answer.get_json()["token"]), answer.get_json()["account"]["id"])
+    bootstrap = next(a["id"] for a in client.get(f"{API}/accounts", headers=made["ada-admin"][0]).get_json()
+                     if a["username"] == "admin")
+    assert client.delete(f"{API}/accounts/{bootstrap}", headers=made["ada-admin"][0]).status_code == 200
+    return made
+
+
+def _admins(app):
+    from wsserver.storage.models import Account
+
+    with app.app_context():
+        return sorted(row.username for row in Account.select().where(Account.admin == True))  # noqa: E712
+
+
+def test_an_admin_deleted_meanwhile_cannot_delete_the_last_other_admin(client):
+    """The interleaving of two admins deleting each other at once: the second request was authenticated
+    before the first one's deletion committed (its actor is a stale row)."""
+    from wsserver.errors import Forbidden
+    from wsserver.services import accounts
+    from wsserver.storage.models import Account
+
+    made = _two_admins_only(client)
+    app = client.application
+    with app.app_context():
+        ada = Account.get(Account.id == made["ada-admin"][1])
+        bob = Account.get(Account.id == made["bob-admin"][1])  # authenticated: an admin, as it was
+        accounts.delete_account(ada, bob.id)
+        with pytest.raises(Forbidden):
+            accounts.delete_account(bob, ada.id)
+    assert _admins(app) == ["ada-admin"]
+
+
+def test_two_admins_deleting_each_other_at_once_leave_one(client):
+    import threading
+
+    made = _two_admins_only(client)
+    app = client.application
+    barrier = threading.Barrier(2)
+    statuses = {}
+
+    def delete(actor, target):
+        own = app.test_client()
+        barrier.wait()
+        statuses[actor] = own.delete(f"{API}/accounts/{made[target][1]}", headers=made[actor][0]).status_code
+
+    threads = [threading.Thread(target=delete, args=pair) for pair in
+               (("ada-admin", "bob-admin"), ("bob-admin", "ada-admin"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses.values()) in ([200, 401], [200, 403]), statuses
+    assert len(_admins(app)) == 1

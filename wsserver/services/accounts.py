@@ -5,7 +5,7 @@ import os
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..storage.db import PreparedSelect, database, retrying
+from ..storage.db import PreparedSelect, database, lock_rows, retrying
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGTH, USERNAME_PATTERN, USERNAME_RULE
 from ..ids import account_uuid, hash_secret, new_id, new_secret, now_iso
@@ -113,6 +113,7 @@ def find_account(username):
 
 
 @retrying
+@retrying
 def delete_account(actor, account_id):
     """Remove an account, its tokens and memberships, keeping every workspace owned.
 
@@ -122,6 +123,12 @@ def delete_account(actor, account_id):
     if not actor.admin:
         raise Forbidden("Only instance administrators may delete accounts.")
     with database.atomic():
+        # "An instance admin always remains", under any concurrency: the admins' rows are locked (SQLite:
+        # the write lock, taken up front), then the actor must still be one of them. Two admins deleting
+        # each other at once: the second finds itself gone and is refused.
+        lock_rows(Account.select(Account.id).where(Account.admin == True), keys_too=False)  # noqa: E712
+        if not Account.select().where((Account.id == actor.id) & (Account.admin == True)).exists():  # noqa: E712
+            raise Forbidden("Only instance administrators may delete accounts.")
         account = Account.get_or_none(Account.id == account_id)
         if account is None:
             raise NotFound("No such account.")

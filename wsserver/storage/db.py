@@ -101,11 +101,12 @@ def database_answers():
         return False
 
 
-def lock_rows(query):
+def lock_rows(query, keys_too=True):
     """Lock the rows `query` selects until the transaction ends (SELECT ... FOR UPDATE), where the engine
-    needs it: not on SQLite, whose write transactions hold the database's one write lock from their start."""
+    needs it: not on SQLite, whose write transactions hold the database's one write lock from their start.
+    `keys_too=False` (FOR NO KEY UPDATE): rows that stay, so rows referring to them may still be written."""
     if engine().ROW_LOCKS:
-        list(query.for_update())
+        list(query.for_update() if keys_too else query.for_update("FOR NO KEY UPDATE"))
 
 
 def lock_names(names):
