@@ -1,9 +1,13 @@
-"""The disk: free space where the instance lives, and whether a file can be written somewhere."""
+"""The disk: free space where the instance lives, the reserve writes keep, and whether a file can be
+written somewhere."""
 import os
 
-# Below this much free space a write (a row, the WAL, an avatar file) may fail with "disk full":
-# /readyz says the storage is not ready, and a failed write there is answered 507.
-MIN_FREE_BYTES = 1024 * 1024
+MIB = 1024 * 1024
+# Below this much free space a write (a row, the WAL, an avatar file) may fail with "disk full": a
+# database I/O error there is taken for a full disk (errors.is_storage_full, 507). The instance's
+# reserve (WSSERVER_DISK_RESERVE_MB, at least this) is kept above it: below the reserve, writes are
+# refused before they start (http/disk_reserve.py) and /readyz fails `storage`.
+MIN_FREE_BYTES = MIB
 
 
 def free_bytes(path):
@@ -12,10 +16,17 @@ def free_bytes(path):
     return stats.f_bavail * stats.f_frsize
 
 
-def has_room(path):
-    """Whether the file system holding `path` has MIN_FREE_BYTES free (False when it can't be read)."""
+def reserve_bytes(config):
+    """The instance's disk reserve in bytes (WSSERVER_DISK_RESERVE_MB; never below MIN_FREE_BYTES, which
+    /readyz keeps when the setting is 0)."""
+    return max(config["DISK_RESERVE_MB"] * MIB, MIN_FREE_BYTES)
+
+
+def has_room(path, reserve):
+    """Whether the file system holding `path` has `reserve` bytes free (False when it can't be read:
+    a limit that cannot be checked is not met)."""
     try:
-        return free_bytes(path) >= MIN_FREE_BYTES
+        return free_bytes(path) >= reserve
     except OSError:
         return False
 
