@@ -237,6 +237,9 @@ def test_below_the_disk_reserve_writes_answer_507_while_reads_and_deletes_work(a
         assert "reserve" in error["message"]
     page = post_form(page_client, "/ui/new", form_page="/ui/new", fullname="from-the-page")
     assert page.status_code == 507 and "below its reserve" in text(page)
+    # the flavors only read: a POST there is still their own 405, not a reserve refusal
+    flavor = client.post("/flavors/engineering/api/workspaces/", json={}, headers=ada["headers"])
+    assert flavor.status_code == 405 and set(flavor.get_json()) == {"detail"}
     assert client.get(f"{API}/workspaces/kept", headers=ada["headers"]).get_json()["tags"] == []
     assert client.get(f"{API}/workspaces", headers=ada["headers"]).status_code == 200
     ready = client.get("/readyz")
