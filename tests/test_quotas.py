@@ -146,6 +146,29 @@ def test_a_token_past_the_quota_is_refused_telling_what_to_do(client):
     assert client.get(f"{API}/me", headers=ada["headers"]).status_code == 200  # the ones held still work
 
 
+def test_concurrent_logins_never_both_take_the_last_token(app, client):
+    ada = create_account(client, "ada")
+    login = {"app": "password", "credentials": {"username": "ada", "password": PASSWORD}}
+    for _ in range(TOKENS - 2):
+        assert client.post(f"{API}/token", json=login).status_code == 200
+    racers = 4
+    start = threading.Barrier(racers)
+    statuses = []
+
+    def log_in():
+        own = app.test_client()
+        start.wait()
+        statuses.append(own.post(f"{API}/token", json=login).status_code)
+
+    threads = [threading.Thread(target=log_in) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [403] * (racers - 1)
+    assert token_count(ada) == TOKENS
+
+
 def test_the_token_command_is_refused_past_the_quota_and_admins_have_none(app, client):
     ada = create_account(client, "ada")
     root = create_account(client, "root", admin=True)

@@ -85,6 +85,9 @@ def check_avatar_bytes(created_by, workspace_id, new_file, new_size=None):
     limit = _limit("MAX_AVATAR_BYTES_PER_ACCOUNT", Account.get_or_none(Account.id == created_by))
     if limit is None:
         return
+    # The file's lock before the quota's, as every writer that links a file takes it first (no deadlock
+    # between an upload and a PUT linking the same file); a lock this transaction holds is taken again.
+    lock_names([new_file])
     lock_names([f"quota-avatar-bytes:{created_by}"])
     others = (Workspace.created_by == created_by) & Workspace.avatar_file.is_null(False)
     if workspace_id is not None:
