@@ -23,6 +23,7 @@ def create_app(config=None, *, open_storage=True):
     from .http.hooks import install_request_hooks
     from .ops.logs import configure_logging
     from .http.auth import identify_caller
+    from .http.disk_reserve import install_disk_reserve
     from .http.ratelimit import init_rate_limits
     from .http.smorest import SPEC_OPTIONS, Api, description
 
@@ -72,6 +73,7 @@ def create_app(config=None, *, open_storage=True):
 
     app.teardown_appcontext(release_connection)
     init_rate_limits(app, identify_caller)
+    install_disk_reserve(app)  # after the rate limits: a refused write is counted like any request
     register_docs_page(app)
     from .ui import register_ui
 

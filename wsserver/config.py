@@ -278,6 +278,17 @@ SETTINGS = (
     Setting("MAX_ANSWER_BYTES", 3 * 1024 * 1024, _int_between(2 * 1024 * 1024, 1024 * 1024 * 1024),
             "largest list answer in bytes: a page that would be larger ends early, its next link leading on "
             "(X-Answer-Partial: page)"),
+    # Budgets and quotas (README, "Budgets and quotas"): per ordinary account (instance admins have none),
+    # 0 for no limit; and the disk reserve below which writes other than deletes answer 507.
+    Setting("MAX_WORKSPACES_PER_ACCOUNT", 1000, _int_between(0, 10**9),
+            "workspaces an account may have created that are still stored (the trash included); 0: no limit"),
+    Setting("MAX_AVATAR_BYTES_PER_ACCOUNT", 64 * 1024 * 1024, _int_between(0, 2**62),
+            "bytes of avatar files the workspaces an account created point at (a file once per workspace); "
+            "0: no limit"),
+    Setting("MAX_TOKENS_PER_ACCOUNT", 100, _int_between(0, 10**9), "tokens an account may hold; 0: no limit"),
+    Setting("DISK_RESERVE_MB", 64, _int_between(0, 2**30),
+            "MiB the instance's disk keeps free: below it, writes other than deletes answer 507 and /readyz "
+            "fails `storage`; 0: no reserve (writes run until the disk is full, /readyz fails below 1 MiB)"),
     Setting("PUBLIC_URL", None, _public_url,
             "absolute base URL used in avatar URLs (else taken from the request)"),
     Setting("WORKERS", min(os.cpu_count() or 1, 4), _int_between(1, 64),

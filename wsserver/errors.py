@@ -46,6 +46,19 @@ class TooLarge(DomainError):
     status = 413
 
 
+class QuotaExceeded(Forbidden):
+    """403: one more would pass a per-account quota; `details` name its setting and limit."""
+
+    def __init__(self, message, setting, limit):
+        super().__init__(message, {"quota": f"WSSERVER_{setting}", "limit": limit})
+
+
+class InsufficientStorage(DomainError):
+    """507: the instance's disk is below its reserve (WSSERVER_DISK_RESERVE_MB); nothing was written."""
+
+    status = 507
+
+
 class TooManyRequests(DomainError):
     """429 (a login lock-out): `headers` (Retry-After, X-RateLimit-*) go on the answer."""
 
@@ -184,9 +197,9 @@ def is_storage_full(error, instance_path=None):
     if "disk is full" in text or "no space left" in text:
         return True
     if "disk i/o error" in text and instance_path:
-        from .storage.disk import has_room
+        from .storage.disk import MIN_FREE_BYTES, has_room
 
-        return not has_room(instance_path)
+        return not has_room(instance_path, MIN_FREE_BYTES)
     return False
 
 

@@ -23,13 +23,14 @@ blp = Blueprint("accounts", __name__, description="Accounts, tokens and the call
 class TokenResource(MethodView):
     @blp.doc(operationId="createToken")
     @blp.public
-    @blp.errors(400, 401, 413, 415, 429)
+    @blp.errors(400, 401, 403, 413, 415, 429, 507)
     @blp.arguments(TokenRequestSchema())
     @blp.response(200, TokenSchema)
     def post(self, payload):
         """Exchange a username and password for a fresh personal access token.
 
         Failed attempts are counted per username and address (see the README's rate limits): too many answer 429.
+        An account that holds WSSERVER_MAX_TOKENS_PER_ACCOUNT tokens already is answered 403 naming that quota.
         """
         credentials = payload["credentials"]
         account = password_login(credentials["username"], credentials["password"])
@@ -74,7 +75,7 @@ class Accounts(MethodView):
         }}}},
     )
     @blp.authenticated
-    @blp.errors(400, 403, 409, 413, 415)
+    @blp.errors(400, 403, 409, 413, 415, 507)
     @blp.arguments(AccountCreateSchema())
     @blp.response(201, AccountCreatedSchema)
     def post(self, payload):

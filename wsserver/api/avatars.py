@@ -38,7 +38,7 @@ def body_first_then_the_upload_slot(view):
 class WorkspaceAvatar(MethodView):
     @blp.doc(operationId="uploadAvatar")
     @blp.authenticated
-    @blp.errors(400, 403, 404, 413, 415)
+    @blp.errors(400, 403, 404, 413, 415, 507)
     @body_first_then_the_upload_slot
     @blp.arguments(AvatarUploadSchema())
     @blp.response(200, AvatarUploadResultSchema, description="Stored; `workspace.meta.avatar` equals `url`.")

@@ -28,7 +28,7 @@ class Ready(MethodView):
     @blp.response(200, ReadinessSchema)
     @blp.alt_response(503, schema=ErrorEnvelopeSchema, description="A dependency is not ready; details name it.")
     def get(self):
-        """The database answers and the avatar folder is writable."""
+        """The database answers, the avatar folder is writable and the disk is above its reserve (`storage`)."""
         checks = readiness()
         failing = sorted(name for name, ok in checks.items() if not ok)
         if failing:

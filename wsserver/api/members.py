@@ -32,7 +32,7 @@ class MemberList(MethodView):
 
     @blp.doc(operationId="joinWorkspace")
     @blp.authenticated
-    @blp.errors(400, 403, 404, 413, 415)
+    @blp.errors(400, 403, 404, 413, 415, 507)
     @blp.arguments(JoinSchema())
     @blp.response(204, description="Joined (or already a member).")
     def post(self, payload, fullname):
@@ -44,7 +44,7 @@ class MemberList(MethodView):
 class Member(MethodView):
     @blp.doc(operationId="changeMemberLevel")
     @blp.authenticated
-    @blp.errors(400, 403, 404, 409, 413, 415)
+    @blp.errors(400, 403, 404, 409, 413, 415, 507)
     @blp.arguments(LevelSchema())
     @blp.response(204, description="Level changed.")
     def put(self, payload, fullname, entryId):

@@ -83,7 +83,7 @@ class WorkspaceByName(MethodView):
 
     @blp.doc(operationId="upsertWorkspace", responses={200: {"links": WORKSPACE_LINKS}, 201: {"links": WORKSPACE_LINKS}})
     @blp.authenticated
-    @blp.errors(400, 403, 409, 413, 415)
+    @blp.errors(400, 403, 409, 413, 415, 507)
     @blp.arguments(WorkspacePutSchema())
     @blp.response(200, WorkspaceViewSchema, description="Updated.")
     @blp.alt_response(201, schema=WorkspaceViewSchema, description="Created; the caller is its owner.")
@@ -113,7 +113,7 @@ class WorkspaceByName(MethodView):
 class ArchiveWorkspace(MethodView):
     @blp.doc(operationId="archiveWorkspace")
     @blp.authenticated
-    @blp.errors(403, 404)
+    @blp.errors(403, 404, 507)
     @blp.response(200, WorkspaceViewSchema, description="Archived (or already archived: unchanged).")
     def post(self, fullname):
         """Archive a workspace (owners, admins, instance admins): lists leave it out unless
@@ -125,7 +125,7 @@ class ArchiveWorkspace(MethodView):
 class UnarchiveWorkspace(MethodView):
     @blp.doc(operationId="unarchiveWorkspace")
     @blp.authenticated
-    @blp.errors(403, 404)
+    @blp.errors(403, 404, 507)
     @blp.response(200, WorkspaceViewSchema, description="Unarchived (or not archived: unchanged).")
     def post(self, fullname):
         """Unarchive a workspace (owners, admins, instance admins)."""
@@ -136,7 +136,7 @@ class UnarchiveWorkspace(MethodView):
 class RestoreWorkspace(MethodView):
     @blp.doc(operationId="restoreWorkspace")
     @blp.authenticated
-    @blp.errors(403, 404)
+    @blp.errors(403, 404, 507)
     @blp.response(200, WorkspaceViewSchema, description="Restored (or not in the trash: unchanged).")
     def post(self, fullname):
         """Take a workspace out of the trash (owners and instance admins; `WSSERVER_TRASH_DAYS` > 0)."""

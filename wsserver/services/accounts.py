@@ -11,7 +11,7 @@ from ..fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGTH, USER
 from ..ids import account_uuid, hash_secret, new_id, new_secret, now_iso
 from ..storage.models import Account, AclEntry, Token, Workspace
 from ..storage import avatar_files
-from . import members
+from . import members, quotas
 
 BOOTSTRAP_USERNAME = "admin"
 ADMIN_TOKEN_FILE = "admin-token"
@@ -63,9 +63,12 @@ def account_for_password(username, password):
 
 
 def issue_token(account, name=""):
-    """Create a new token for the account; the clear value is returned once and never stored."""
+    """Create a new token for the account; the clear value is returned once and never stored.
+    QuotaExceeded when the account holds WSSERVER_MAX_TOKENS_PER_ACCOUNT already."""
     secret = new_secret()
-    Token.create(id=new_id(), account=account, token_hash=hash_secret(secret), name=name[:64], created_at=now_iso())
+    with database.atomic():
+        quotas.check_new_token(account)
+        Token.create(id=new_id(), account=account, token_hash=hash_secret(secret), name=name[:64], created_at=now_iso())
     return secret
 
 

@@ -32,7 +32,7 @@ from ..errors import Invalid, NotFound, TooLarge
 from ..ids import now_iso
 from ..storage.models import Workspace
 from ..permissions import Action
-from . import workspaces
+from . import quotas, workspaces
 from ..storage.avatar_files import (
     AVATAR_FOLDER, avatar_folder, discard_files, link, remove_quietly, stored_file_exists, write_temporary,
 )
@@ -239,6 +239,8 @@ def _store(account, fullname, file_name, content, url):
             # Again, locked: the workspace may have been deleted or the caller demoted meanwhile.
             workspace, actor = workspaces.load_for(account, fullname, Action.UPLOAD_AVATAR, lock=True)
             previous = workspace.avatar_file
+            if file_name != previous:
+                quotas.check_avatar_bytes(workspace.created_by, workspace.id, file_name, len(content))
             linking = True
             link(temporary, file_name)
             changes = {"avatar": url, "avatar_file": file_name, "updated_at": now_iso(), "updated_by": account.id}

@@ -12,7 +12,7 @@ from ..ids import new_id, new_secret, new_uuid, now_iso
 from ..storage.models import AclEntry, Workspace
 from ..permissions import LEVELS, OWNER, Action, Actor, allows, may_change_level, may_remove_entry, require
 from ..storage import avatar_files
-from . import organizations, trash
+from . import organizations, quotas, trash
 
 
 @dataclass
@@ -153,7 +153,10 @@ def _next_number():
 def _create(account, fullname, payload):
     now = now_iso()
     meta = payload.get("meta") or {}
-    lock_names([NUMBER_LOCK, avatar_files.stored_file_of_url(meta.get("avatar"))])
+    linked = avatar_files.stored_file_of_url(meta.get("avatar"))
+    lock_names([NUMBER_LOCK, linked])  # (every creation takes NUMBER_LOCK: the quota's count holds until commit)
+    quotas.check_new_workspace(account)
+    quotas.check_avatar_bytes(account.id, None, linked)
     workspace = Workspace.create(
         id=new_id(),
         fullname=fullname,
@@ -163,7 +166,7 @@ def _create(account, fullname, payload):
         title=meta.get("title"),
         description=meta.get("description"),
         avatar=meta.get("avatar"),
-        avatar_file=avatar_files.stored_file_of_url(meta.get("avatar")),
+        avatar_file=linked,
         created_at=now,
         updated_at=now,
         created_by=account.id,
@@ -199,6 +202,7 @@ def _update(account, workspace, payload):
         linked = avatar_files.stored_file_of_url(meta["avatar"])
         if linked != workspace.avatar_file:
             lock_names([linked])  # no clean-up removes it between the check and the commit
+            quotas.check_avatar_bytes(workspace.created_by, workspace.id, linked)
             stale_file, changes["avatar_file"] = workspace.avatar_file, linked
     if payload.get("resetInvite"):
         changes["invite"] = new_secret()

@@ -1,15 +1,19 @@
-"""The disk: free space where the instance lives, whether a file can be written somewhere, and
-keeping the instance's files to their owner (the database holds password hashes and invite tokens):
-the instance folder 0700, its database, counter and secret files 0600 (tightened at every start)."""
+"""The disk: free space where the instance lives, the reserve writes keep, whether a file can be
+written somewhere, and keeping the instance's files to their owner (the database holds password
+hashes and invite tokens): the instance folder 0700, its database, counter and secret files 0600
+(tightened at every start)."""
 import os
 import stat
 
 PRIVATE_FOLDER_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
-# Below this much free space a write (a row, the WAL, an avatar file) may fail with "disk full":
-# /readyz says the storage is not ready, and a failed write there is answered 507.
-MIN_FREE_BYTES = 1024 * 1024
+MIB = 1024 * 1024
+# Below this much free space a write (a row, the WAL, an avatar file) may fail with "disk full": a
+# database I/O error there is taken for a full disk (errors.is_storage_full, 507). The instance's
+# reserve (WSSERVER_DISK_RESERVE_MB, at least this) is kept above it: below the reserve, writes are
+# refused before they start (http/disk_reserve.py) and /readyz fails `storage`.
+MIN_FREE_BYTES = MIB
 
 
 def free_bytes(path):
@@ -18,10 +22,17 @@ def free_bytes(path):
     return stats.f_bavail * stats.f_frsize
 
 
-def has_room(path):
-    """Whether the file system holding `path` has MIN_FREE_BYTES free (False when it can't be read)."""
+def reserve_bytes(config):
+    """The instance's disk reserve in bytes (WSSERVER_DISK_RESERVE_MB; never below MIN_FREE_BYTES, which
+    /readyz keeps when the setting is 0)."""
+    return max(config["DISK_RESERVE_MB"] * MIB, MIN_FREE_BYTES)
+
+
+def has_room(path, reserve):
+    """Whether the file system holding `path` has `reserve` bytes free (False when it can't be read:
+    a limit that cannot be checked is not met)."""
     try:
-        return free_bytes(path) >= MIN_FREE_BYTES
+        return free_bytes(path) >= reserve
     except OSError:
         return False
 
