@@ -153,8 +153,11 @@ def _counter_file(instance_path):
     return os.path.join(instance_path, "ratelimit.sqlite3")
 
 
-def test_a_read_only_counter_file_refuses_logins_and_budgeted_requests(instance_path):
-    client = make_client(instance_path)
+@pytest.mark.parametrize("budget", ["100000/minute", "off"], ids=["budget-on", "logins-only"])
+def test_a_read_only_counter_file_refuses_logins_and_budgeted_requests(instance_path, budget):
+    # counters that can be read but not written: a right password must not answer 200 while a wrong
+    # one answers 503 (an oracle for guessing freely), so every attempt is counted before its check
+    client = make_client(instance_path, RATE_LIMIT=budget)
     token = create_account(client, "ada")
     assert client.get(f"{API}/me", headers=basic("ada", "wrong")).status_code == 401  # the file exists
     counters = _counter_file(instance_path)
@@ -164,14 +167,18 @@ def test_a_read_only_counter_file_refuses_logins_and_budgeted_requests(instance_
     try:
         remounted = subprocess.run(["mount", "-o", "remount,ro,bind", counters], capture_output=True, text=True)
         assert remounted.returncode == 0, remounted.stderr
-        reopened = make_client(instance_path)  # a new process opens the file read-only
+        reopened = make_client(instance_path, RATE_LIMIT=budget)  # a new process opens the file read-only
         assert_counters_unavailable(reopened.get(f"{API}/me", headers=basic("ada", "wrong")))
         assert_counters_unavailable(reopened.get(f"{API}/me", headers=basic("ada", PASSWORD)))
-        assert_counters_unavailable(reopened.get(f"{API}/me", headers=bearer(token)))
+        assert_counters_unavailable(reopened.post(f"{API}/token", json=token_request("ada", PASSWORD)))
+        if budget == "off":
+            assert reopened.get(f"{API}/me", headers=bearer(token)).status_code == 200  # nothing to count
+        else:
+            assert_counters_unavailable(reopened.get(f"{API}/me", headers=bearer(token)))
         assert_readiness_names_limits(reopened)
     finally:
         subprocess.run(["umount", "-l", counters], capture_output=True)  # lazily: the refused app still has it open
-    again = make_client(instance_path)
+    again = make_client(instance_path, RATE_LIMIT=budget)
     assert again.get(f"{API}/me", headers=basic("ada", PASSWORD)).status_code == 200
     assert again.get("/readyz").status_code == 200
 
@@ -189,6 +196,17 @@ def test_a_counter_file_locked_past_its_timeout_refuses_a_login(instance_path):
         holder.close()
     assert client.get(f"{API}/me", headers=basic("ada", PASSWORD)).status_code == 200
     assert client.get(f"{API}/me", headers=basic("ada", "wrong")).status_code == 401
+
+
+def test_a_right_password_is_not_left_counted_as_a_failure(instance_path):
+    # every attempt is counted before its password is checked; a right one is taken back
+    client = make_client(instance_path, LOGIN_LOCKOUT="3/15 minutes", LOGIN_BRAKE="3/hour")
+    create_account(client, "ada")
+    assert [client.get(f"{API}/me", headers=basic("ada", "wrong")).status_code for _ in range(2)] == [401, 401]
+    assert [client.get(f"{API}/me", headers=basic("ada", PASSWORD)).status_code for _ in range(5)] == [200] * 5
+    assert client.get(f"{API}/me", headers=basic("ada", "wrong")).status_code == 401  # the third failure
+    locked = client.get(f"{API}/me", headers=basic("ada", PASSWORD))
+    assert_error(locked, 429)
 
 
 def test_readiness_names_the_counters_check_only_when_a_limit_is_on(instance_path):

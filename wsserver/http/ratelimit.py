@@ -182,11 +182,26 @@ class LoginGuard:
                 headers=headers,
             )
 
-    def count_failure(self, username, address):
-        """Count a failed login; a failure that cannot be counted raises CounterStorageError (503), so a
-        guess is never answered 401 while the lock-out cannot see it."""
+    def count_attempt(self, username, address):
+        """Count this attempt as a failure before its password is checked (take_back() when it is right).
+
+        Counted first, so counters that cannot be written refuse every attempt (CounterStorageError: 503)
+        before any hashing, right or wrong password alike: a guess is never answered while the lock-out
+        cannot see it, and no answer tells a right password from a wrong one while counting is broken.
+        """
         for item, scope in self.rules:
             self.strategy.hit(item, *self._identifiers(scope, username, address))
+
+    def take_back(self, username, address):
+        """The password was right: remove the count of count_attempt (not below zero, should the window
+        have ended meanwhile). Counters failing now only leave one failure too many: logged, not raised."""
+        try:
+            for item, scope in self.rules:
+                identifiers = self._identifiers(scope, username, address)
+                if self.strategy.storage.get(item.key_for(*identifiers)) > 0:
+                    self.strategy.hit(item, *identifiers, cost=-1)
+        except CounterStorageError as error:
+            current_app.logger.warning("a successful login stays counted as a failure: %s", error.storage_error)
 
     def reset(self):
         """Forget every count (test mode's reset)."""
@@ -225,17 +240,20 @@ def _login_guard():
     return current_app.extensions.get(LOGIN_GUARD)
 
 
-def refuse_locked_login(username, address):
-    """Before a password is checked: TooManyRequests if this (username, address) or username is locked."""
+def count_login_attempt(username, address):
+    """Before a password is checked: TooManyRequests if this (username, address) or username is locked;
+    else the attempt is counted as a failure (CounterStorageError, 503, when it cannot be)."""
     guard = _login_guard()
     if guard is not None and username:
         guard.refuse_if_locked(username, address)
+        guard.count_attempt(username, address)
 
 
-def count_failed_login(username, address):
+def take_back_login_attempt(username, address):
+    """The password was right: the attempt counted by count_login_attempt is not a failure."""
     guard = _login_guard()
     if guard is not None and username:
-        guard.count_failure(username, address)
+        guard.take_back(username, address)
 
 
 def init_rate_limits(app, identify_caller):
