@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import API, SmallDisk, assert_error, basic, bearer, free_port, needs
+from conftest import ADMIN_TOKEN, API, LiveServer, SmallDisk, assert_error, basic, bearer, free_port, needs
 from test_hardening_auth import PASSWORD, create_account, make_client, token_request
 from ui_helpers import csrf_token
 
@@ -66,6 +66,33 @@ def test_on_a_full_disk_no_login_is_answered_uncounted_and_all_recovers(tmp_path
         assert client.get(f"{API}/me", headers=bearer(token)).status_code == 200
     finally:
         disk.unmount()
+
+
+def test_the_real_server_on_a_full_disk_refuses_logins_in_every_worker(tmp_path):
+    # the repro from outside: `python app.py` (2 worker processes) on a 12 MB instance
+    import requests
+
+    disk = SmallDisk.mount(tmp_path / "small-disk", "12m")
+    server = LiveServer(os.path.join(disk.path, "instance"))
+    try:
+        url = server.url + API
+        made = requests.post(f"{url}/accounts", json={"username": "victim", "password": PASSWORD},
+                             headers=bearer(ADMIN_TOKEN), timeout=10)
+        assert made.status_code == 201, made.text
+        disk.fill()
+        guesses = [requests.get(f"{url}/me", auth=("victim", f"guess-{n}"), timeout=20) for n in range(30)]
+        assert [answer.status_code for answer in guesses] == [503] * 30
+        assert all(answer.headers["Retry-After"] == RETRY_AFTER for answer in guesses)
+        assert "limits" in guesses[0].json()["error"]["details"]
+        assert requests.get(f"{url}/me", auth=("victim", PASSWORD), timeout=20).status_code == 503
+        ready = requests.get(server.url + "/readyz", timeout=5)
+        assert ready.status_code == 503 and "limits" in ready.json()["error"]["details"]
+        disk.free()
+        assert requests.get(f"{url}/me", auth=("victim", PASSWORD), timeout=20).status_code == 200
+    finally:
+        server.stop()
+        disk.unmount()
+    assert "Traceback" not in server.output()
 
 
 # --- (b) Redis stopped ------------------------------------------------------------------------------
