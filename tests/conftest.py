@@ -3,6 +3,7 @@ import base64
 import json
 import logging
 import os
+import subprocess
 import sys
 
 import pytest
@@ -170,6 +171,42 @@ class LiveServer(BaseLiveServer):
         if first:
             CAPTURED_LOGS.append(self.output())
         return returncode
+
+
+class SmallDisk:
+    """A tmpfs of `size` mounted at `folder` (needs root, as CI has; elsewhere the test is skipped with one
+    loud line, and fails in CI): `fill()` takes every free byte, `free()` gives it back."""
+
+    def __init__(self, folder):
+        self.path = str(folder)
+        self.filler = os.path.join(self.path, "filler")
+
+    @classmethod
+    def mount(cls, folder, size):
+        os.makedirs(folder, exist_ok=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                 capture_output=True, text=True)
+        needs(mounted.returncode != 0,
+              f"FULL-DISK TEST NOT RUN: cannot mount a tmpfs ({mounted.stderr.strip()}); it needs root")
+        return cls(folder)
+
+    def fill(self):
+        descriptor = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for size in (65536, 4096, 512, 1):  # down to the last byte
+                try:
+                    while True:
+                        os.write(descriptor, b"\0" * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(descriptor)
+
+    def free(self):
+        os.remove(self.filler)
+
+    def unmount(self):
+        subprocess.run(["umount", "-l", self.path], capture_output=True)
 
 
 @pytest.fixture

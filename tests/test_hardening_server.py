@@ -10,14 +10,12 @@ import pytest
 import requests
 
 from engines import on_postgresql
-from conftest import ADMIN_TOKEN, API, ROOT, LiveServer, assert_error, bearer, free_port, png_base64
+from conftest import ADMIN_TOKEN, API, ROOT, LiveServer, SmallDisk, assert_error, bearer, free_port, png_base64
 
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 from slow_clients import attack  # noqa: E402
 
 from wsserver import create_app  # noqa: E402
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 # --- slow clients (item 5) ---------------------------------------------------------------------
@@ -80,46 +78,20 @@ def test_a_port_in_use_is_refused_before_the_instance_is_touched(tmp_path, insta
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 3 MB tmpfs (needs root, as CI has); `fill()` takes every free byte, `free()` gives it back."""
+    """A 3 MB tmpfs (conftest.SmallDisk: needs root, as CI has)."""
     if on_postgresql():
         pytest.skip("SQLite only: the full-disk tests fill the disk under the instance's SQLite file")
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        message = f"FULL-DISK TEST NOT RUN: cannot mount a tmpfs ({mounted.stderr.strip()}); it needs root"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-
-    class Disk:
-        path = str(folder)
-        filler = os.path.join(str(folder), "filler")
-
-        def fill(self):
-            descriptor = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-            try:
-                for size in (65536, 4096, 512, 1):  # down to the last byte
-                    try:
-                        while True:
-                            os.write(descriptor, b"\0" * size)
-                    except OSError:
-                        pass
-            finally:
-                os.close(descriptor)
-
-        def free(self):
-            os.remove(self.filler)
-
-    yield Disk()
-    subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    disk = SmallDisk.mount(tmp_path / "small-disk", "3m")
+    yield disk
+    disk.unmount()
 
 
 def test_writes_on_a_full_disk_answer_507_and_readiness_names_the_storage(small_disk):
     instance = os.path.join(small_disk.path, "instance")
-    # no reserve (the default 64 MiB would refuse every write on a 3 MB disk): the disk fills up under the
-    # writes themselves, as it may under one larger than the reserve (test_quotas.py: the reserve refusing first)
-    server = LiveServer(instance, env={"WSSERVER_DISK_RESERVE_MB": "0"})
+    # no reserve (the default 64 MiB would refuse every write on a 3 MB disk) and no request budget (its
+    # counters, on the same full disk, would refuse every request first: 503, tests/test_budget_limits.py):
+    # here the writes themselves meet the full disk (test_quotas.py: the reserve refusing first)
+    server = LiveServer(instance, env={"WSSERVER_DISK_RESERVE_MB": "0", "WSSERVER_RATE_LIMIT": "off"})
     url = server.url + API
     headers = bearer(ADMIN_TOKEN)
     try:

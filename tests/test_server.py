@@ -8,7 +8,7 @@ def test_real_server_serves_the_api_over_http(live_server):
     assert requests.get(live_server.url + "/healthz", timeout=5).json() == {"status": "ok"}
     ready = requests.get(live_server.url + "/readyz", timeout=5)
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "checks": {"database": True, "avatars": True, "storage": True}}
+    assert ready.json() == {"status": "ok", "checks": {"database": True, "avatars": True, "storage": True, "limits": True}}
 
     created = requests.put(
         f"{live_server.url}{API}/workspaces/live-one",

@@ -12,18 +12,22 @@ import sqlite3
 
 import peewee
 from flask import current_app, has_request_context, jsonify, request
+from limits.errors import StorageError as CounterStorageError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("wsserver")
 
 
 class DomainError(Exception):
+    """A refusal of the rules: `status`, a message, details by field, and `headers` for the answer."""
+
     status = 400
 
-    def __init__(self, message, details=None):
+    def __init__(self, message, details=None, headers=None):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.headers = dict(headers or {})
 
 
 class Invalid(DomainError):
@@ -64,9 +68,24 @@ class TooManyRequests(DomainError):
 
     status = 429
 
-    def __init__(self, message, details=None, headers=None):
-        super().__init__(message, details)
-        self.headers = dict(headers or {})
+
+# Seconds a client is told to wait when the counters of the limits cannot be used.
+COUNTERS_RETRY_AFTER = 5
+
+
+class CountersUnavailable(DomainError):
+    """503: the counters of the rate limit and the login lock-out (a side file or Redis) cannot be read
+    or written, so a limited request or a password login is refused rather than let through uncounted."""
+
+    status = 503
+
+    def __init__(self):
+        super().__init__(
+            "The request limits cannot be counted right now, so this request was refused; nothing was changed. "
+            "Retry after the time in Retry-After.",
+            {"limits": ["The rate-limit and login counters are unavailable."]},
+            headers={"Retry-After": str(COUNTERS_RETRY_AFTER)},
+        )
 
 
 # Sentences for statuses raised by Flask/Werkzeug itself.
@@ -182,7 +201,15 @@ def handle_http_exception(error):
 
 
 def handle_domain_error(error):
-    return error_response(error.status, error.message, error.details, getattr(error, "headers", None))
+    return error_response(error.status, error.message, error.details, error.headers)
+
+
+def handle_counters_unavailable(error):
+    """The limits' counters failed (a full disk or a locked or read-only file under the SQLite side file,
+    Redis unreachable): `limits` raises its StorageError (wrap_exceptions), answered 503, never let through."""
+    cause = getattr(error, "storage_error", error)
+    log.warning("rate-limit counters unavailable: %s: %s", type(cause).__name__, cause)
+    return handle_domain_error(CountersUnavailable())
 
 
 def is_storage_full(error, instance_path=None):
@@ -233,6 +260,7 @@ def handle_unexpected(error):
 def register_error_handlers(app):
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(CounterStorageError, handle_counters_unavailable)
     app.register_error_handler(peewee.IntegrityError, handle_integrity_error)
     app.register_error_handler(sqlite3.IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

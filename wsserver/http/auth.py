@@ -68,13 +68,15 @@ def password_login(username, password):
     """accounts.account_for_password behind the failed-login limits (ratelimit.LoginGuard).
 
     A locked (username, address) pair or username raises TooManyRequests before
-    any password is hashed; a failure is counted for both.
+    any password is hashed. The attempt is counted as a failure for both before
+    the password is checked, and taken back when it is right: counters that
+    cannot be written refuse it (503) whatever the password.
     """
     address = ratelimit.client_address()
-    ratelimit.refuse_locked_login(username, address)
+    ratelimit.count_login_attempt(username, address)
     account = accounts.account_for_password(username, password)
-    if account is None:
-        ratelimit.count_failed_login(username, address)
+    if account is not None:
+        ratelimit.take_back_login_attempt(username, address)
     return account
 
 

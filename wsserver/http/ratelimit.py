@@ -21,6 +21,12 @@ The rules (README, "Rate limits"):
   an attacker cannot lock the owner out from elsewhere; LOGIN_BRAKE per username
   over all addresses is the slower global brake. A locked login answers 429
   before any password hashing.
+- Limits fail closed: when the counters cannot be read or written (a full
+  disk, a locked or read-only counter file, Redis unreachable), `limits`
+  raises its StorageError (every storage is made with wrap_exceptions) and
+  errors.py answers 503 with Retry-After: a budgeted request or a password
+  login is refused, never let through uncounted. /readyz checks the counters
+  (`limits`, by writing a probe counter).
 """
 import hashlib
 import math
@@ -32,7 +38,8 @@ from flask import current_app, has_request_context, request
 from limits import parse as parse_limit
 from limits.storage import Storage
 
-from ..errors import TooManyRequests
+from ..errors import CounterStorageError, TooManyRequests
+from ..services.health import register_check
 from ..storage.side_file import SideFile
 
 RATE_LIMIT_FILE = "ratelimit.sqlite3"
@@ -57,7 +64,8 @@ class SQLiteCounterStorage(Storage):
 
     @property
     def base_exceptions(self):
-        return sqlite3.Error
+        # OSError: the instance folder cannot be made or reached
+        return (sqlite3.Error, OSError)
 
     def _connection(self):
         return self._file.connection()
@@ -154,13 +162,10 @@ class LoginGuard:
         strategy = self.strategy
         for item, scope in self.rules:
             identifiers = self._identifiers(scope, username, address)
-            try:
-                if strategy.test(item, *identifiers):
-                    continue
-                reset_at, _ = strategy.get_window_stats(item, *identifiers)
-            except self.strategy.storage.base_exceptions:  # like the limiter (swallow_errors): broken counters lock nobody out
-                current_app.logger.warning("login counters unavailable", exc_info=True)
-                return
+            # counters that cannot be read raise CounterStorageError (503): no login while the lock-out is blind
+            if strategy.test(item, *identifiers):
+                continue
+            reset_at, _ = strategy.get_window_stats(item, *identifiers)
             headers = {
                 "Retry-After": str(max(1, math.ceil(reset_at - time.time()))),
                 "X-RateLimit-Limit": str(item.amount),
@@ -177,38 +182,78 @@ class LoginGuard:
                 headers=headers,
             )
 
-    def count_failure(self, username, address):
+    def count_attempt(self, username, address):
+        """Count this attempt as a failure before its password is checked (take_back() when it is right).
+
+        Counted first, so counters that cannot be written refuse every attempt (CounterStorageError: 503)
+        before any hashing, right or wrong password alike: a guess is never answered while the lock-out
+        cannot see it, and no answer tells a right password from a wrong one while counting is broken.
+        """
+        for item, scope in self.rules:
+            self.strategy.hit(item, *self._identifiers(scope, username, address))
+
+    def take_back(self, username, address):
+        """The password was right: remove the count of count_attempt (not below zero, should the window
+        have ended meanwhile). Counters failing now only leave one failure too many: logged, not raised."""
         try:
             for item, scope in self.rules:
-                self.strategy.hit(item, *self._identifiers(scope, username, address))
-        except self.strategy.storage.base_exceptions:
-            current_app.logger.warning("login counters unavailable", exc_info=True)
+                identifiers = self._identifiers(scope, username, address)
+                if self.strategy.storage.get(item.key_for(*identifiers)) > 0:
+                    self.strategy.hit(item, *identifiers, cost=-1)
+        except CounterStorageError as error:
+            current_app.logger.warning("a successful login stays counted as a failure: %s", error.storage_error)
 
     def reset(self):
         """Forget every count (test mode's reset)."""
         self.strategy.storage.reset()
 
 
-def counter_errors(limiter):
-    """The errors of the counters' storage (the SQLite file's, or Redis's)."""
-    return limiter.limiter.storage.base_exceptions
+# Written by /readyz's `limits` check: proof that the counters can be written, not only read.
+READINESS_PROBE = "readiness-probe"
+
+
+def counters_writable(storage):
+    """Whether a counter can be written and read back (the `limits` check of /readyz)."""
+    try:
+        storage.incr(READINESS_PROBE, 60)
+        return storage.get(READINESS_PROBE) > 0
+    except CounterStorageError as error:
+        cause = getattr(error, "storage_error", error)
+        current_app.logger.warning("readiness: rate-limit counters unavailable: %s: %s", type(cause).__name__, cause)
+        return False
+
+
+# Seconds a Redis command or connection may take before the counters count as unavailable.
+REDIS_TIMEOUT = 2
+
+
+def _storage_options(app):
+    """Options of the counters' storage: errors wrapped (CounterStorageError, answered 503 by errors.py);
+    on Redis, wsserver's key prefix and timeouts, so an unreachable Redis refuses within seconds."""
+    if not app.config["RATELIMIT_STORAGE"]:
+        return {"wrap_exceptions": True}
+    return {"wrap_exceptions": True, "key_prefix": "wsserver", "socket_timeout": REDIS_TIMEOUT,
+            "socket_connect_timeout": REDIS_TIMEOUT}
 
 
 def _login_guard():
     return current_app.extensions.get(LOGIN_GUARD)
 
 
-def refuse_locked_login(username, address):
-    """Before a password is checked: TooManyRequests if this (username, address) or username is locked."""
+def count_login_attempt(username, address):
+    """Before a password is checked: TooManyRequests if this (username, address) or username is locked;
+    else the attempt is counted as a failure (CounterStorageError, 503, when it cannot be)."""
     guard = _login_guard()
     if guard is not None and username:
         guard.refuse_if_locked(username, address)
+        guard.count_attempt(username, address)
 
 
-def count_failed_login(username, address):
+def take_back_login_attempt(username, address):
+    """The password was right: the attempt counted by count_login_attempt is not a failure."""
     guard = _login_guard()
     if guard is not None and username:
-        guard.count_failure(username, address)
+        guard.take_back(username, address)
 
 
 def init_rate_limits(app, identify_caller):
@@ -224,8 +269,7 @@ def init_rate_limits(app, identify_caller):
     storage_uri = app.config["RATELIMIT_STORAGE"] or "wsserver-sqlite://" + os.path.join(
         app.config["INSTANCE_PATH"], RATE_LIMIT_FILE
     )
-    # on Redis (several nodes), the counters of wsserver, whatever else the database holds
-    storage_options = {"key_prefix": "wsserver"} if app.config["RATELIMIT_STORAGE"] else {}
+    storage_options = _storage_options(app)
     if budget is None:
         # Only the login limits: their counters, without flask-limiter's hooks on every request.
         from limits.storage import storage_from_string
@@ -233,6 +277,7 @@ def init_rate_limits(app, identify_caller):
 
         strategy = FixedWindowRateLimiter(storage_from_string(storage_uri, **storage_options))
         app.extensions[LOGIN_GUARD] = LoginGuard(strategy, lockout, brake)
+        register_check(app, "limits", lambda: counters_writable(strategy.storage))
         return None
     from flask_limiter import ApplicationLimit, HeaderNames, Limiter
 
@@ -251,17 +296,14 @@ def init_rate_limits(app, identify_caller):
             HeaderNames.RETRY_AFTER: "Retry-After",
         },
         retry_after="delta-seconds",
-        # a storage failure must not take the API down: count nothing rather than answer 500
-        swallow_errors=True,
+        # fail closed: a counter that cannot be read or written refuses the request (CounterStorageError: 503)
+        swallow_errors=False,
     )
     limiter.request_filter(_exempt)
     budget_item = parse_limit(budget)
 
     def address_has_budget():
-        try:
-            return limiter.limiter.test(budget_item, "address:" + client_address(), BUDGET_SCOPE)
-        except counter_errors(limiter):
-            return True
+        return limiter.limiter.test(budget_item, "address:" + client_address(), BUDGET_SCOPE)
 
     # Registered before the limiter's own hook, so it runs first (before_request runs in order):
     # the key is decided once the credentials are checked.
@@ -288,6 +330,17 @@ def init_rate_limits(app, identify_caller):
         return response
 
     limiter.init_app(app)
+
+    # Registered after the limiter's own hook, so it runs after it: the budget's window is read now,
+    # before the route runs, so counters failing after the count refuse the request (503) here rather
+    # than fail in the limiter's after_request (its X-RateLimit-* headers reuse what was read).
+    @app.before_request
+    def read_budget_window():
+        current = limiter.current_limit
+        if current is not None:
+            current.reset_at  # noqa: B018 (reads and keeps the window)
+
     if lockout is not None or brake is not None:
         app.extensions[LOGIN_GUARD] = LoginGuard(limiter.limiter, lockout, brake)
+    register_check(app, "limits", lambda: counters_writable(limiter.limiter.storage))
     return limiter

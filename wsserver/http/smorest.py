@@ -24,7 +24,8 @@ paths under `/api` (README, "Flavors"). The native API answers under `/api/v2` o
 ERRORS = """Errors are `{"error": {"message", "details"}}` with the status of the table in
 each operation (a flavor's operations: in that service's error shape). Every operation may also
 answer `414` (request target over 8,190 bytes) and `431` (a header line over 8,190 bytes, or over
-100 headers), and, when rate limits are on, `429` with `Retry-After`."""
+100 headers), and, when rate limits are on, `429` with `Retry-After`, or `503` with `Retry-After`
+when their counters cannot be read or written (the request is refused, never let through uncounted)."""
 
 
 def description(alias_served=True):

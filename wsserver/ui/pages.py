@@ -11,7 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from schemas.listing import ListQuerySchema
 from schemas.workspaces import WorkspacePutSchema
 
-from ..errors import DomainError, Invalid, TooManyRequests
+from ..errors import CounterStorageError, CountersUnavailable, DomainError, Invalid, TooManyRequests
 from ..http.auth import password_login
 from ..services import accounts, listing, workspaces
 from .blueprint import blp, render_page
@@ -34,8 +34,16 @@ def forged(error):
 
 @blp.errorhandler(DomainError)
 def refused(error):
-    """What a service refused, as a page (403, 404, 409, ...) with the API's own message."""
-    return render_page("ui/error.html", error.status, status=error.status, message=error.message)
+    """What a service refused, as a page (403, 404, 409, ...) with the API's own message (and headers:
+    a 429's or 503's Retry-After)."""
+    body, status = render_page("ui/error.html", error.status, status=error.status, message=error.message)
+    return body, status, error.headers
+
+
+@blp.errorhandler(CounterStorageError)
+def counters_unavailable(error):
+    """The limits' counters cannot be used (a sign-in, or any page under the budget): 503, as the API."""
+    return refused(CountersUnavailable())
 
 
 @blp.errorhandler(RequestEntityTooLarge)
