@@ -838,5 +838,6 @@ def test_every_parameter_is_in_the_openapi_document(client):
     assert parameters["tag"]["schema"]["type"] == "array"
     assert parameters["limit"]["schema"]["maximum"] == 500
     assert set(operation["responses"]["200"]["headers"]) == {
-        "X-Total-Count", "Link", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Window"}
+        "X-Total-Count", "Link", "X-Answer-Partial", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+        "X-RateLimit-Window"}
     assert {"401", "403", "422"} <= set(operation["responses"])
