@@ -178,20 +178,18 @@ def ok(response):
 
 
 def page(client, token=ADA, **params):
-    """The answer of GET /api/workspaces/, its shape checked: `{"count", "results": {"count", "next",
-    "previous", "results"}}`, each item with exactly the list's keys in order."""
+    """The answer of GET /api/workspaces/, its shape checked: DRF's flat `{"count", "next", "previous",
+    "results"}` (what the VIKTOR SDK reads), each item with exactly the list's keys in order."""
     body = ok(get(client, LIST, token, **params))
-    assert list(body) == ["count", "results"]
-    assert list(body["results"]) == ["count", "next", "previous", "results"]
-    assert body["count"] == body["results"]["count"]
-    for item in body["results"]["results"]:
+    assert list(body) == ["count", "next", "previous", "results"]
+    for item in body["results"]:
         assert list(item) == LIST_ITEM_KEYS
     return body
 
 
 def slugs(client, token=ADA, **params):
     body = page(client, token, **params)
-    return [item["slug"] for item in body["results"]["results"]], body["count"]
+    return [item["slug"] for item in body["results"]], body["count"]
 
 
 def assert_error(response, status, body):
@@ -204,26 +202,26 @@ def assert_error(response, status, body):
 
 
 def test_the_list_is_the_whole_documented_answer(client):
-    assert page(client) == {"count": 3, "results": {
+    assert page(client) == {
         "count": 3, "next": None, "previous": None, "results": [listed("alpha"), listed("bravo"), listed("charlie")],
-    }}
+    }
 
 
 def test_next_and_previous_are_this_request_with_limit_and_offset_changed(client):
     url = f"http://localhost{LIST}"
     first = page(client, limit=1)
-    assert (first["count"], first["results"]["next"], first["results"]["previous"]) == (3, f"{url}?limit=1&offset=1", None)
-    assert first["results"]["results"] == [listed("alpha")]
-    second = page(client, limit=1, offset=1)["results"]
+    assert (first["count"], first["next"], first["previous"]) == (3, f"{url}?limit=1&offset=1", None)
+    assert first["results"] == [listed("alpha")]
+    second = page(client, limit=1, offset=1)
     assert (second["next"], second["previous"]) == (f"{url}?limit=1&offset=2", f"{url}?limit=1")  # offset 0: dropped
-    last = page(client, limit=1, offset=2)["results"]
+    last = page(client, limit=1, offset=2)
     assert (last["next"], last["previous"]) == (None, f"{url}?limit=1&offset=1")
     # other parameters are kept, every parameter sorted by name (DRF's replace_query_param)
-    middle = page(client, sort="views:desc", limit=1, offset=1, visibility="INTERNAL", search="alpha")["results"]
+    middle = page(client, sort="views:desc", limit=1, offset=1, visibility="INTERNAL", search="alpha")
     assert middle["previous"] == f"{url}?limit=1&search=alpha&sort=views%3Adesc&visibility=INTERNAL"
     beyond = page(client, limit=2, offset=5)
-    assert beyond["count"] == 3 and beyond["results"]["results"] == []
-    assert (beyond["results"]["next"], beyond["results"]["previous"]) == (None, f"{url}?limit=2&offset=3")
+    assert beyond["count"] == 3 and beyond["results"] == []
+    assert (beyond["next"], beyond["previous"]) == (None, f"{url}?limit=2&offset=3")
 
 
 def test_following_next_walks_every_workspace_once(client):
@@ -231,16 +229,16 @@ def test_following_next_walks_every_workspace_once(client):
     while link:
         parts = urlsplit(link)
         body = ok(client.get(parts.path, query_string=dict(parse_qsl(parts.query)), headers=bearer(ADA)))
-        seen += [item["slug"] for item in body["results"]["results"]]
-        link = body["results"]["next"]
+        seen += [item["slug"] for item in body["results"]]
+        link = body["next"]
     assert seen == ["bravo", "charlie", "alpha"]
 
 
 def test_a_limit_past_the_largest_counts_as_the_largest_and_the_default_is_20(client):
     body = page(client, limit=10**6, offset=1)
-    assert body["results"]["previous"] == f"http://localhost{LIST}?limit=100"
-    assert len(page(client, token=ADMIN_TOKEN, all="true", limit=1)["results"]["results"]) == 1
-    assert page(client, offset=2)["results"]["previous"] == f"http://localhost{LIST}?limit=20"
+    assert body["previous"] == f"http://localhost{LIST}?limit=100"
+    assert len(page(client, token=ADMIN_TOKEN, all="true", limit=1)["results"]) == 1
+    assert page(client, offset=2)["previous"] == f"http://localhost{LIST}?limit=20"
 
 
 @pytest.mark.parametrize("visibility, expected", [
@@ -296,15 +294,15 @@ def test_search_matches_name_slug_and_description(client, search, expected):
 def test_search_with_a_sort_and_paging(client):
     assert slugs(client, search="alpha", sort="views:desc") == (["bravo", "alpha"], 2)
     body = page(client, search="alpha", sort="views:desc", limit=1, offset=1)
-    assert [item["slug"] for item in body["results"]["results"]] == ["alpha"]
+    assert [item["slug"] for item in body["results"]] == ["alpha"]
 
 
 @pytest.mark.parametrize("true", ["true", "True", "1"])
 def test_all_lists_every_workspace_for_instance_admins(client, true):
-    assert page(client, token=ADMIN_TOKEN, all=true) == {"count": 4, "results": {
+    assert page(client, token=ADMIN_TOKEN, all=true) == {
         "count": 4, "next": None, "previous": None,
         "results": [listed("alpha"), listed("bravo"), listed("charlie"), listed("echo")],
-    }}
+    }
     assert slugs(client, token=ADMIN_TOKEN) == ([], 0)  # without all: the admin's own (none)
 
 
@@ -321,8 +319,8 @@ def test_false_is_allowed_to_everybody(client):
 
 def test_include_archived_shows_archived_workspaces_to_instance_admins(client):
     body = page(client, token=ADMIN_TOKEN, all="true", include_archived="true", sort="created_at")
-    assert body["results"]["results"] == [listed(slug) for slug in ("alpha", "bravo", "charlie", "delta", "echo")]
-    assert [item["is_archived"] for item in body["results"]["results"]] == [False, False, False, True, False]
+    assert body["results"] == [listed(slug) for slug in ("alpha", "bravo", "charlie", "delta", "echo")]
+    assert [item["is_archived"] for item in body["results"]] == [False, False, False, True, False]
 
 
 @pytest.mark.parametrize("params, errors", [
@@ -350,7 +348,7 @@ def test_bad_parameters_are_400_naming_each(client, params, errors):
 def test_unknown_parameters_are_ignored_and_a_repeated_one_counts_last(client):
     assert slugs(client, page="3", q="zzz", ordering="-name") == (["alpha", "bravo", "charlie"], 3)
     answer = client.get(f"{LIST}?visibility=PUBLIC&visibility=INTERNAL", headers=bearer(ADA))
-    assert [item["slug"] for item in ok(answer)["results"]["results"]] == ["bravo"]
+    assert [item["slug"] for item in ok(answer)["results"]] == ["bravo"]
 
 
 # --- GET /api/workspaces/<id>/ ----------------------------------------------------------------
@@ -460,7 +458,7 @@ def test_image_is_the_uploaded_avatar_in_base64_under_1_mb(tmp_path):
     with open(os.path.join(app.config["INSTANCE_PATH"], "avatars", small.get_json()["fileName"]), "rb") as stored:
         expected = base64.b64encode(stored.read()).decode()
     assert Image.open(io.BytesIO(base64.b64decode(expected))).size == (16, 16)
-    items = ok(native.get(LIST, headers=admin))["results"]["results"]
+    items = ok(native.get(LIST, headers=admin))["results"]
     assert {item["slug"]: item["image"] for item in items} == {"large": None, "linked": None, "small": expected}
     number = next(item["id"] for item in items if item["slug"] == "small")
     assert ok(native.get(f"{BASE}/api/workspaces/{number}/", headers=admin))["image"] == expected
@@ -473,8 +471,8 @@ def test_mounted_at_the_root_the_native_api_alias_is_off(tmp_path):
     made = client.put(f"{API}/workspaces/research", json={"fullname": "research"}, headers=admin)
     assert made.status_code == 201
     body = ok(client.get("/api/workspaces/", headers=admin))
-    assert [(item["slug"], item["id"]) for item in body["results"]["results"]] == [("research", 1)]
-    assert body["results"]["next"] is None
+    assert [(item["slug"], item["id"]) for item in body["results"]] == [("research", 1)]
+    assert body["next"] is None
     assert ok(client.get("/api/workspaces/1/", headers=admin))["slug"] == "research"
     # the alias's routes: the flavor's error shape where it owns the path, else nothing there
     assert_error(client.get("/api/workspaces/research", headers=admin), 404, NOT_FOUND)

@@ -317,26 +317,21 @@ class EngineeringWorkspaceSchema(_Viewed, Schema):
                 for name in EngineeringWorkspaceSchema._declared_fields}
 
 
-class EngineeringPageResultsSchema(Schema):
+class EngineeringPageSchema(_Viewed, Schema):
+    """`{"count", "next", "previous", "results": [...]}`: DRF's LimitOffsetPagination, the shape the
+    service's own client (the VIKTOR SDK) reads. Reference page 000 shows it nested inside another
+    `{"count", "results"}`, a rendering artefact of that page; the client is the better evidence."""
+
     count = fields.Integer(required=True, metadata={"description": "Count of all the objects in the result set."})
     next = fields.String(required=True, allow_none=True, metadata={"format": "uri", "description": "The next page."})
     previous = fields.String(required=True, allow_none=True,
                              metadata={"format": "uri", "description": "The previous page."})
     results = fields.List(fields.Nested(EngineeringWorkspaceShortSchema), required=True)
 
-
-class EngineeringPageSchema(_Viewed, Schema):
-    """`{"count", "results": {"count", "next", "previous", "results"}}` (000)."""
-
-    count = fields.Integer(required=True, metadata={"description": "Count of all the objects in the result set."})
-    results = fields.Nested(EngineeringPageResultsSchema, required=True)
-
     @staticmethod
     def view(page):
-        return {"count": page.count, "results": {
-            "count": page.count, "next": page.next, "previous": page.previous,
-            "results": [EngineeringWorkspaceShortSchema.view(item) for item in page.items],
-        }}
+        return {"count": page.count, "next": page.next, "previous": page.previous,
+                "results": [EngineeringWorkspaceShortSchema.view(item) for item in page.items]}
 
 
 # The error answers: {"detail": "..."}, or a validation error's {"<parameter>": [...], "non_field_errors": [...]}.

@@ -2,8 +2,8 @@
 framework service's workspace API over the same store.
 
 - GET /api/workspaces/: the caller's workspaces through the one listing service
-  (services.listing), DRF's limit/offset paging with `next`/`previous` URLs, wrapped as
-  `{"count", "results": {"count", "next", "previous", "results"}}`.
+  (services.listing), DRF's LimitOffsetPagination: `{"count", "next", "previous", "results"}`, as the
+  VIKTOR SDK reads it (it pages by `limit`/`offset` itself).
 - GET /api/workspaces/<id>/: one workspace by its integer number (Workspace.number).
 
 Errors are DRF's: `{"detail": "..."}`, and validation errors as `400 {"<parameter>": ["..."]}`.
@@ -52,7 +52,7 @@ ID_IN_PATH = {
 # the first listed workspace leads to reading it (OpenAPI links, for stateful clients and fuzzers)
 FIRST_LISTED_LINKS = {
     "EngineeringGetWorkspace": {"operationId": "engineeringGetWorkspace",
-                                "parameters": {"id": "$response.body#/results/results/0/id"}},
+                                "parameters": {"id": "$response.body#/results/0/id"}},
 }
 
 
