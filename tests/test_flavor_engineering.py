@@ -23,6 +23,8 @@ BASE = "/flavors/engineering"
 LIST = f"{BASE}/api/workspaces/"
 ADA, BOB, CY = "ada-token-0123456789", "bob-token-0123456789", "cy-token-01234567890"
 ADA_PASSWORD = "correct horse battery"
+ADA_UUID = "98d91cd7-860d-4869-937a-5af32eff2f4a"
+CURRENT_USER = f"{BASE}/api/users/current/"
 
 # Every key of the reference's examples, in their order.
 LIST_ITEM_KEYS = [
@@ -66,7 +68,8 @@ ALPHA_VISIT = "2025-11-07T16:05:09.030Z"
 SEED = {
     "version": 3,
     "accounts": [
-        {"username": "ada", "tokens": [ADA], "password": ADA_PASSWORD},
+        {"username": "ada", "tokens": [ADA], "password": ADA_PASSWORD, "nickname": "Ada King Lovelace",
+         "uuid": ADA_UUID},
         {"username": "bob", "tokens": [BOB]},
         {"username": "cy", "tokens": [CY]},
     ],
@@ -391,22 +394,36 @@ def test_other_paths_under_the_flavor_are_not_found_in_its_shape(client):
     assert_error(get(client, f"{BASE}/api/workspaces/11/members/"), 404, {"detail": "Not found."})
 
 
+# --- GET /api/users/current/ (the VIKTOR SDK's get_current_user) ----------------------------------
+
+
+def test_the_current_user_is_the_caller_with_the_fields_the_sdk_reads(client):
+    assert ok(get(client, CURRENT_USER)) == {
+        "id": ADA_UUID, "username": "ada", "first_name": "Ada", "last_name": "King Lovelace", "email": "",
+        "job_title": ""}
+    bob = ok(get(client, CURRENT_USER, BOB))  # no nickname in the seed: the username is the nickname
+    assert (bob["username"], bob["first_name"], bob["last_name"]) == ("bob", "bob", "")
+    assert bob["id"] != ADA_UUID and len(bob["id"]) == 36
+    assert ok(client.get(CURRENT_USER, headers=basic("ada", ADA_PASSWORD)))["username"] == "ada"
+
+
 # --- authentication, methods, the OpenAPI document ------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [LIST, f"{BASE}/api/workspaces/11/"])
+@pytest.mark.parametrize("path", [LIST, f"{BASE}/api/workspaces/11/", CURRENT_USER])
 def test_authentication(client, path):
     missing = client.get(path)
     assert_error(missing, 401, {"detail": "Authentication credentials were not provided."})
     assert "Bearer" in missing.headers["WWW-Authenticate"]
     assert_error(client.get(path, headers=bearer("wss_not-a-token")), 401, {"detail": "Invalid token."})
     assert_error(client.get(path, headers=basic("ada", "wrong password")), 401, {"detail": "Invalid username/password."})
-    assert ok(client.get(path, headers=basic("ada", ADA_PASSWORD)))["count" if path == LIST else "slug"] in (3, "alpha")
+    key, value = {LIST: ("count", 3), CURRENT_USER: ("username", "ada")}.get(path, ("slug", "alpha"))
+    assert ok(client.get(path, headers=basic("ada", ADA_PASSWORD)))[key] == value
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_other_methods_are_not_allowed(client, method):
-    for path in (LIST, f"{BASE}/api/workspaces/11/"):
+    for path in (LIST, f"{BASE}/api/workspaces/11/", CURRENT_USER):
         answer = client.open(path, method=method, headers=bearer(ADA))
         assert_error(answer, 405, {"detail": f'Method "{method}" not allowed.'})
         assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
@@ -422,7 +439,12 @@ def test_the_openapi_document_describes_both_operations(client):
         "limit", "offset", "all", "include_archived", "visibility", "app", "label", "sort", "search"}
     assert {"200", "400", "401", "403"} <= set(listing["responses"]) and "422" not in listing["responses"]
     assert {"200", "401", "404"} <= set(one["responses"])
+    user = spec["paths"][CURRENT_USER]["get"]
+    assert (user["operationId"], user["tags"]) == ("engineeringGetCurrentUser", ["engineering"])
+    assert {"200", "401"} <= set(user["responses"])
     shown = spec["components"]["schemas"]
+    assert list(shown["EngineeringUser"]["properties"]) == [
+        "id", "username", "first_name", "last_name", "email", "job_title"]
     assert list(shown["EngineeringWorkspace"]["properties"]) == DETAIL_KEYS
     assert list(shown["EngineeringWorkspaceShort"]["properties"]) == LIST_ITEM_KEYS
 
@@ -474,6 +496,7 @@ def test_mounted_at_the_root_the_native_api_alias_is_off(tmp_path):
     assert [(item["slug"], item["id"]) for item in body["results"]] == [("research", 1)]
     assert body["next"] is None
     assert ok(client.get("/api/workspaces/1/", headers=admin))["slug"] == "research"
+    assert ok(client.get("/api/users/current/", headers=admin))["username"] == "admin"
     # the alias's routes: the flavor's error shape where it owns the path, else nothing there
     assert_error(client.get("/api/workspaces/research", headers=admin), 404, NOT_FOUND)
     assert client.get("/api/me", headers=admin).status_code == 404

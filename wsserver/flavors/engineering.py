@@ -5,6 +5,7 @@ framework service's workspace API over the same store.
   (services.listing), DRF's LimitOffsetPagination: `{"count", "next", "previous", "results"}`, as the
   VIKTOR SDK reads it (it pages by `limit`/`offset` itself).
 - GET /api/workspaces/<id>/: one workspace by its integer number (Workspace.number).
+- GET /api/users/current/: the caller, as the VIKTOR SDK's `get_current_user()` reads it.
 
 Errors are DRF's: `{"detail": "..."}`, and validation errors as `400 {"<parameter>": ["..."]}`.
 The parameters and shapes are schemas/flavors/engineering.py; who may see what is the services'.
@@ -16,8 +17,8 @@ from flask import request
 from flask.views import MethodView
 
 from schemas.flavors.engineering import (
-    ERROR_SCHEMA, EngineeringListQuerySchema, EngineeringPageSchema, EngineeringWorkspaceSchema,
-    EngineeringWorkspaceShortSchema, Page, WorkspaceItem,
+    ERROR_SCHEMA, EngineeringListQuerySchema, EngineeringPageSchema, EngineeringUserSchema,
+    EngineeringWorkspaceSchema, EngineeringWorkspaceShortSchema, Page, WorkspaceItem,
 )
 
 from ..errors import Forbidden, NotFound, messages_in
@@ -27,7 +28,7 @@ from ..permissions import may_list_all
 from ..services import avatars, listing, lookups, workspaces
 from .common import FlavorBlueprint
 
-PATHS = ("/api/workspaces",)
+PATHS = ("/api/workspaces", "/api/users")
 ERROR_RESPONSE = {
     "description": "An error, as Django REST framework answers it: `{\"detail\": \"...\"}`; a validation error "
                    "(400) names each bad parameter with its messages, `non_field_errors` the rest.",
@@ -40,7 +41,8 @@ LARGEST_NUMBER = 2**31 - 1  # Workspace.number's range: larger ids name nothing
 blp = FlavorBlueprint(
     "engineering", __name__, error_response=ERROR_RESPONSE, validation_status=400,
     description="The engineering flavor: reference documents 000 (list) and 001 (get by id), a Django REST "
-                "framework API. Same accounts, tokens and workspaces as the native API.",
+                "framework API, and the current user as the VIKTOR SDK reads it. Same accounts, tokens and "
+                "workspaces as the native API.",
 )
 
 ID_IN_PATH = {
@@ -94,6 +96,16 @@ class EngineeringWorkspaceById(MethodView):
         workspace = workspaces.get_workspace(account, fullname).workspace
         last_visit = lookups.last_visits_of(account.id, [workspace.id]).get(workspace.id)
         return WorkspaceItem(workspace, avatars.avatar_base64(workspace), last_visit)
+
+
+@blp.route("/api/users/current/")
+class EngineeringCurrentUser(MethodView):
+    @blp.doc(operationId="engineeringGetCurrentUser")
+    @blp.authenticated
+    @blp.response(200, EngineeringUserSchema)
+    def get(self):
+        """Get Current User: the account the credentials belong to (the VIKTOR SDK's `get_current_user()`)."""
+        return current_account()
 
 
 # --- paging links (DRF's LimitOffsetPagination and its replace_query_param / remove_query_param) ----
