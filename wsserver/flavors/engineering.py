@@ -21,8 +21,9 @@ from schemas.flavors.engineering import (
     EngineeringWorkspaceSchema, EngineeringWorkspaceShortSchema, Page, WorkspaceItem,
 )
 
+from .. import budgets
 from ..errors import Forbidden, NotFound, messages_in
-from ..http.answer_budget import fitting
+from ..http.answer_budget import answer_budget, json_size
 from ..http.auth import current_account
 from ..permissions import may_list_all
 from ..services import avatars, listing, lookups, workspaces
@@ -75,9 +76,7 @@ class EngineeringWorkspaces(MethodView):
         if query.include_archived and not may_list_all(account):
             raise Forbidden("Only instance admins may include archived workspaces.")
         rows, total = listing.list_workspaces(account, query)
-        items = [WorkspaceItem(row, avatars.avatar_base64(row)) for row in rows]
-        # a page ends early at WSSERVER_MAX_ANSWER_BYTES (images are large): `next` leads on from there
-        items = items[:fitting(items, EngineeringWorkspaceShortSchema.view)]
+        items = within_budget([WorkspaceItem(row, avatars.avatar_base64(row)) for row in rows])
         return Page(items, total, *paging_links(request.url, query.limit, query.offset, total, len(items)))
 
 
@@ -106,6 +105,29 @@ class EngineeringCurrentUser(MethodView):
     def get(self):
         """Get Current User: the account the credentials belong to (the VIKTOR SDK's `get_current_user()`)."""
         return current_account()
+
+
+def within_budget(items):
+    """The page's items within WSSERVER_MAX_ANSWER_BYTES. Images (up to 1 MB each) give way first:
+    every item is shown, and the images that would pass the budget are `null` (`X-Answer-Partial:
+    image`), since the service's own client (the VIKTOR SDK) pages by offset += limit and never reads
+    `next`: a shorter page would make it skip the rest silently. Only a page too large without any
+    image (huge attributes) ends early, `next` leading on from its last item (`page`)."""
+    view = EngineeringWorkspaceShortSchema.view
+    bare = [item._replace(image=None) for item in items]
+    sizes = [json_size(view(item)) + 1 for item in bare]  # + 1: the comma between items
+    shown = budgets.fit(sizes, int, answer_budget())  # marks the answer `page` when not all fit
+    room = answer_budget() - sum(sizes[:shown])
+    kept = []
+    for item, without in zip(items[:shown], bare[:shown]):
+        extra = len(item.image) - 2 if item.image else 0  # "…" (its base64 and two quotes) in place of null
+        if extra <= room:
+            room -= extra
+            kept.append(item)
+        else:
+            kept.append(without)
+            budgets.cut_short(budgets.IMAGE)
+    return kept
 
 
 # --- paging links (DRF's LimitOffsetPagination and its replace_query_param / remove_query_param) ----
