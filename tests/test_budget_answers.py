@@ -11,6 +11,7 @@ get the same bound from label-heavy workspaces.
 import base64
 import concurrent.futures
 import io
+import json
 import os
 import re
 
@@ -66,7 +67,9 @@ def client_calls(client, headers):
     return put, post
 
 
-def test_an_engineering_page_stops_at_the_answer_budget_and_next_leads_on(tmp_path):
+def test_an_engineering_page_drops_the_images_that_pass_the_budget_and_keeps_every_item(tmp_path):
+    """The images give way first (issue 26: the VIKTOR SDK pages by offset += limit, never by `next`,
+    so a page that ended early made it skip the rest of that page)."""
     app = make_app(tmp_path, MAX_ANSWER_BYTES=SMALLEST_BUDGET)
     client = app.test_client()
     admin = bearer(ADMIN_TOKEN)
@@ -76,27 +79,48 @@ def test_an_engineering_page_stops_at_the_answer_budget_and_next_leads_on(tmp_pa
     answer = client.get(ENGINEERING, query_string={"limit": 100}, headers=admin)
     assert answer.status_code == 200
     assert len(answer.get_data()) <= SMALLEST_BUDGET
-    assert answer.headers[PARTIAL_HEADER] == "page"
+    assert answer.headers[PARTIAL_HEADER] == "image"
     body = answer.get_json()
-    shown = body["results"]["results"]
-    assert len(shown) == 2 and all(item["image"] for item in shown)  # two ~1 MB images fit in 2 MiB
-    assert body["count"] == body["results"]["count"] == 8
-    assert body["results"]["next"] == f"http://localhost{ENGINEERING}?limit=100&offset=2"
+    assert (body["count"], body["next"]) == (8, None)
+    shown = body["results"]
+    assert [item["slug"] for item in shown] == [f"w-{n}" for n in range(8)]
+    assert [bool(item["image"]) for item in shown] == [True, True] + [False] * 6  # two ~1 MB images fit in 2 MiB
 
-    # a client following next gets each workspace once, every page within the budget
-    seen, url = [], body["results"]["next"]
-    seen += [item["slug"] for item in shown]
-    while url:
-        page = client.get(url, headers=admin)
+    # a client stepping offset by limit (as the SDK does) gets each workspace once, every page within the budget
+    seen = []
+    for offset in (0, 3, 6):
+        page = client.get(ENGINEERING, query_string={"limit": 3, "offset": offset}, headers=admin)
         assert page.status_code == 200 and len(page.get_data()) <= SMALLEST_BUDGET
-        seen += [item["slug"] for item in page.get_json()["results"]["results"]]
-        url = page.get_json()["results"]["next"]
-    assert sorted(seen) == sorted(f"w-{n}" for n in range(8))
+        seen += [item["slug"] for item in page.get_json()["results"]]
+    assert seen == [f"w-{n}" for n in range(8)]
 
     # a page that fits is whole and says nothing
     small = client.get(ENGINEERING, query_string={"limit": 1}, headers=admin)
     assert small.status_code == 200 and PARTIAL_HEADER not in small.headers
-    assert small.get_json()["results"]["next"] == f"http://localhost{ENGINEERING}?limit=1&offset=1"
+    assert small.get_json()["next"] == f"http://localhost{ENGINEERING}?limit=1&offset=1"
+
+
+def test_an_engineering_page_too_large_without_images_stops_at_the_budget_and_next_leads_on(tmp_path):
+    seed = {"version": 3, "accounts": [{"username": "ada", "tokens": ["ada-budget-token-0123456789"]}],
+            "workspaces": [{"fullname": f"w-{n}", "attributes": {"app": {"id": n, "name": "x" * 300_000}}} for n in range(8)],
+            "memberships": [{"workspace": f"w-{n}", "account": "ada", "level": "owner"} for n in range(8)]}
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    client = make_app(tmp_path, MAX_ANSWER_BYTES=SMALLEST_BUDGET, SEED_FILE=str(tmp_path / "seed.json")).test_client()
+    ada = bearer("ada-budget-token-0123456789")
+    answer = client.get(ENGINEERING, query_string={"limit": 100}, headers=ada)
+    assert answer.status_code == 200 and len(answer.get_data()) <= SMALLEST_BUDGET
+    assert answer.headers[PARTIAL_HEADER] == "page"
+    body = answer.get_json()
+    assert (body["count"], len(body["results"])) == (8, 6)  # 6 x 300 KB fit in 2 MiB
+    assert body["next"] == f"http://localhost{ENGINEERING}?limit=100&offset=6"
+    # a client following next gets each workspace once
+    seen, url = [item["slug"] for item in body["results"]], body["next"]
+    while url:
+        page = client.get(url, headers=ada)
+        assert page.status_code == 200 and len(page.get_data()) <= SMALLEST_BUDGET
+        seen += [item["slug"] for item in page.get_json()["results"]]
+        url = page.get_json()["next"]
+    assert seen == [f"w-{n}" for n in range(8)]
 
 
 def test_a_shared_avatar_is_encoded_once_per_process(tmp_path):
@@ -248,7 +272,7 @@ def test_fourteen_worst_case_engineering_pages_at_once_keep_each_worker_under_10
     finally:
         server.stop()
     budget = SETTINGS_BY_NAME["MAX_ANSWER_BYTES"].default
-    assert all(status == 200 and size <= budget and partial == "page" for status, size, partial in answers), answers
+    assert all(status == 200 and size <= budget and partial == "image" for status, size, partial in answers), answers
     growth_mib = {pid: (peaks[pid] - before[pid]) / 1024 for pid in workers}
     print(f"worker RSS growth under 14 concurrent worst-case pages: {growth_mib} MiB")
     assert all(growth < 100 for growth in growth_mib.values()), growth_mib

@@ -59,7 +59,7 @@ def _attack_query(words):
 def _names(answer):
     body = answer.get_json()
     if isinstance(body, dict):  # the engineering flavor's page
-        return [item["slug"] for item in body["results"]["results"]]
+        return [item["slug"] for item in body["results"]]
     return [item.get("fullname") or item.get("identifier") for item in body]
 
 

@@ -23,6 +23,8 @@ BASE = "/flavors/engineering"
 LIST = f"{BASE}/api/workspaces/"
 ADA, BOB, CY = "ada-token-0123456789", "bob-token-0123456789", "cy-token-01234567890"
 ADA_PASSWORD = "correct horse battery"
+ADA_UUID = "98d91cd7-860d-4869-937a-5af32eff2f4a"
+CURRENT_USER = f"{BASE}/api/users/current/"
 
 # Every key of the reference's examples, in their order.
 LIST_ITEM_KEYS = [
@@ -66,7 +68,8 @@ ALPHA_VISIT = "2025-11-07T16:05:09.030Z"
 SEED = {
     "version": 3,
     "accounts": [
-        {"username": "ada", "tokens": [ADA], "password": ADA_PASSWORD},
+        {"username": "ada", "tokens": [ADA], "password": ADA_PASSWORD, "nickname": "Ada King Lovelace",
+         "uuid": ADA_UUID},
         {"username": "bob", "tokens": [BOB]},
         {"username": "cy", "tokens": [CY]},
     ],
@@ -178,20 +181,18 @@ def ok(response):
 
 
 def page(client, token=ADA, **params):
-    """The answer of GET /api/workspaces/, its shape checked: `{"count", "results": {"count", "next",
-    "previous", "results"}}`, each item with exactly the list's keys in order."""
+    """The answer of GET /api/workspaces/, its shape checked: DRF's flat `{"count", "next", "previous",
+    "results"}` (what the VIKTOR SDK reads), each item with exactly the list's keys in order."""
     body = ok(get(client, LIST, token, **params))
-    assert list(body) == ["count", "results"]
-    assert list(body["results"]) == ["count", "next", "previous", "results"]
-    assert body["count"] == body["results"]["count"]
-    for item in body["results"]["results"]:
+    assert list(body) == ["count", "next", "previous", "results"]
+    for item in body["results"]:
         assert list(item) == LIST_ITEM_KEYS
     return body
 
 
 def slugs(client, token=ADA, **params):
     body = page(client, token, **params)
-    return [item["slug"] for item in body["results"]["results"]], body["count"]
+    return [item["slug"] for item in body["results"]], body["count"]
 
 
 def assert_error(response, status, body):
@@ -204,26 +205,26 @@ def assert_error(response, status, body):
 
 
 def test_the_list_is_the_whole_documented_answer(client):
-    assert page(client) == {"count": 3, "results": {
+    assert page(client) == {
         "count": 3, "next": None, "previous": None, "results": [listed("alpha"), listed("bravo"), listed("charlie")],
-    }}
+    }
 
 
 def test_next_and_previous_are_this_request_with_limit_and_offset_changed(client):
     url = f"http://localhost{LIST}"
     first = page(client, limit=1)
-    assert (first["count"], first["results"]["next"], first["results"]["previous"]) == (3, f"{url}?limit=1&offset=1", None)
-    assert first["results"]["results"] == [listed("alpha")]
-    second = page(client, limit=1, offset=1)["results"]
+    assert (first["count"], first["next"], first["previous"]) == (3, f"{url}?limit=1&offset=1", None)
+    assert first["results"] == [listed("alpha")]
+    second = page(client, limit=1, offset=1)
     assert (second["next"], second["previous"]) == (f"{url}?limit=1&offset=2", f"{url}?limit=1")  # offset 0: dropped
-    last = page(client, limit=1, offset=2)["results"]
+    last = page(client, limit=1, offset=2)
     assert (last["next"], last["previous"]) == (None, f"{url}?limit=1&offset=1")
     # other parameters are kept, every parameter sorted by name (DRF's replace_query_param)
-    middle = page(client, sort="views:desc", limit=1, offset=1, visibility="INTERNAL", search="alpha")["results"]
+    middle = page(client, sort="views:desc", limit=1, offset=1, visibility="INTERNAL", search="alpha")
     assert middle["previous"] == f"{url}?limit=1&search=alpha&sort=views%3Adesc&visibility=INTERNAL"
     beyond = page(client, limit=2, offset=5)
-    assert beyond["count"] == 3 and beyond["results"]["results"] == []
-    assert (beyond["results"]["next"], beyond["results"]["previous"]) == (None, f"{url}?limit=2&offset=3")
+    assert beyond["count"] == 3 and beyond["results"] == []
+    assert (beyond["next"], beyond["previous"]) == (None, f"{url}?limit=2&offset=3")
 
 
 def test_following_next_walks_every_workspace_once(client):
@@ -231,16 +232,16 @@ def test_following_next_walks_every_workspace_once(client):
     while link:
         parts = urlsplit(link)
         body = ok(client.get(parts.path, query_string=dict(parse_qsl(parts.query)), headers=bearer(ADA)))
-        seen += [item["slug"] for item in body["results"]["results"]]
-        link = body["results"]["next"]
+        seen += [item["slug"] for item in body["results"]]
+        link = body["next"]
     assert seen == ["bravo", "charlie", "alpha"]
 
 
 def test_a_limit_past_the_largest_counts_as_the_largest_and_the_default_is_20(client):
     body = page(client, limit=10**6, offset=1)
-    assert body["results"]["previous"] == f"http://localhost{LIST}?limit=100"
-    assert len(page(client, token=ADMIN_TOKEN, all="true", limit=1)["results"]["results"]) == 1
-    assert page(client, offset=2)["results"]["previous"] == f"http://localhost{LIST}?limit=20"
+    assert body["previous"] == f"http://localhost{LIST}?limit=100"
+    assert len(page(client, token=ADMIN_TOKEN, all="true", limit=1)["results"]) == 1
+    assert page(client, offset=2)["previous"] == f"http://localhost{LIST}?limit=20"
 
 
 @pytest.mark.parametrize("visibility, expected", [
@@ -296,15 +297,15 @@ def test_search_matches_name_slug_and_description(client, search, expected):
 def test_search_with_a_sort_and_paging(client):
     assert slugs(client, search="alpha", sort="views:desc") == (["bravo", "alpha"], 2)
     body = page(client, search="alpha", sort="views:desc", limit=1, offset=1)
-    assert [item["slug"] for item in body["results"]["results"]] == ["alpha"]
+    assert [item["slug"] for item in body["results"]] == ["alpha"]
 
 
 @pytest.mark.parametrize("true", ["true", "True", "1"])
 def test_all_lists_every_workspace_for_instance_admins(client, true):
-    assert page(client, token=ADMIN_TOKEN, all=true) == {"count": 4, "results": {
+    assert page(client, token=ADMIN_TOKEN, all=true) == {
         "count": 4, "next": None, "previous": None,
         "results": [listed("alpha"), listed("bravo"), listed("charlie"), listed("echo")],
-    }}
+    }
     assert slugs(client, token=ADMIN_TOKEN) == ([], 0)  # without all: the admin's own (none)
 
 
@@ -321,8 +322,8 @@ def test_false_is_allowed_to_everybody(client):
 
 def test_include_archived_shows_archived_workspaces_to_instance_admins(client):
     body = page(client, token=ADMIN_TOKEN, all="true", include_archived="true", sort="created_at")
-    assert body["results"]["results"] == [listed(slug) for slug in ("alpha", "bravo", "charlie", "delta", "echo")]
-    assert [item["is_archived"] for item in body["results"]["results"]] == [False, False, False, True, False]
+    assert body["results"] == [listed(slug) for slug in ("alpha", "bravo", "charlie", "delta", "echo")]
+    assert [item["is_archived"] for item in body["results"]] == [False, False, False, True, False]
 
 
 @pytest.mark.parametrize("params, errors", [
@@ -350,7 +351,7 @@ def test_bad_parameters_are_400_naming_each(client, params, errors):
 def test_unknown_parameters_are_ignored_and_a_repeated_one_counts_last(client):
     assert slugs(client, page="3", q="zzz", ordering="-name") == (["alpha", "bravo", "charlie"], 3)
     answer = client.get(f"{LIST}?visibility=PUBLIC&visibility=INTERNAL", headers=bearer(ADA))
-    assert [item["slug"] for item in ok(answer)["results"]["results"]] == ["bravo"]
+    assert [item["slug"] for item in ok(answer)["results"]] == ["bravo"]
 
 
 # --- GET /api/workspaces/<id>/ ----------------------------------------------------------------
@@ -393,22 +394,36 @@ def test_other_paths_under_the_flavor_are_not_found_in_its_shape(client):
     assert_error(get(client, f"{BASE}/api/workspaces/11/members/"), 404, {"detail": "Not found."})
 
 
+# --- GET /api/users/current/ (the VIKTOR SDK's get_current_user) ----------------------------------
+
+
+def test_the_current_user_is_the_caller_with_the_fields_the_sdk_reads(client):
+    assert ok(get(client, CURRENT_USER)) == {
+        "id": ADA_UUID, "username": "ada", "first_name": "Ada", "last_name": "King Lovelace", "email": "",
+        "job_title": ""}
+    bob = ok(get(client, CURRENT_USER, BOB))  # no nickname in the seed: the username is the nickname
+    assert (bob["username"], bob["first_name"], bob["last_name"]) == ("bob", "bob", "")
+    assert bob["id"] != ADA_UUID and len(bob["id"]) == 36
+    assert ok(client.get(CURRENT_USER, headers=basic("ada", ADA_PASSWORD)))["username"] == "ada"
+
+
 # --- authentication, methods, the OpenAPI document ------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [LIST, f"{BASE}/api/workspaces/11/"])
+@pytest.mark.parametrize("path", [LIST, f"{BASE}/api/workspaces/11/", CURRENT_USER])
 def test_authentication(client, path):
     missing = client.get(path)
     assert_error(missing, 401, {"detail": "Authentication credentials were not provided."})
     assert "Bearer" in missing.headers["WWW-Authenticate"]
     assert_error(client.get(path, headers=bearer("wss_not-a-token")), 401, {"detail": "Invalid token."})
     assert_error(client.get(path, headers=basic("ada", "wrong password")), 401, {"detail": "Invalid username/password."})
-    assert ok(client.get(path, headers=basic("ada", ADA_PASSWORD)))["count" if path == LIST else "slug"] in (3, "alpha")
+    key, value = {LIST: ("count", 3), CURRENT_USER: ("username", "ada")}.get(path, ("slug", "alpha"))
+    assert ok(client.get(path, headers=basic("ada", ADA_PASSWORD)))[key] == value
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_other_methods_are_not_allowed(client, method):
-    for path in (LIST, f"{BASE}/api/workspaces/11/"):
+    for path in (LIST, f"{BASE}/api/workspaces/11/", CURRENT_USER):
         answer = client.open(path, method=method, headers=bearer(ADA))
         assert_error(answer, 405, {"detail": f'Method "{method}" not allowed.'})
         assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
@@ -424,7 +439,12 @@ def test_the_openapi_document_describes_both_operations(client):
         "limit", "offset", "all", "include_archived", "visibility", "app", "label", "sort", "search"}
     assert {"200", "400", "401", "403"} <= set(listing["responses"]) and "422" not in listing["responses"]
     assert {"200", "401", "404"} <= set(one["responses"])
+    user = spec["paths"][CURRENT_USER]["get"]
+    assert (user["operationId"], user["tags"]) == ("engineeringGetCurrentUser", ["engineering"])
+    assert {"200", "401"} <= set(user["responses"])
     shown = spec["components"]["schemas"]
+    assert list(shown["EngineeringUser"]["properties"]) == [
+        "id", "username", "first_name", "last_name", "email", "job_title"]
     assert list(shown["EngineeringWorkspace"]["properties"]) == DETAIL_KEYS
     assert list(shown["EngineeringWorkspaceShort"]["properties"]) == LIST_ITEM_KEYS
 
@@ -460,7 +480,7 @@ def test_image_is_the_uploaded_avatar_in_base64_under_1_mb(tmp_path):
     with open(os.path.join(app.config["INSTANCE_PATH"], "avatars", small.get_json()["fileName"]), "rb") as stored:
         expected = base64.b64encode(stored.read()).decode()
     assert Image.open(io.BytesIO(base64.b64decode(expected))).size == (16, 16)
-    items = ok(native.get(LIST, headers=admin))["results"]["results"]
+    items = ok(native.get(LIST, headers=admin))["results"]
     assert {item["slug"]: item["image"] for item in items} == {"large": None, "linked": None, "small": expected}
     number = next(item["id"] for item in items if item["slug"] == "small")
     assert ok(native.get(f"{BASE}/api/workspaces/{number}/", headers=admin))["image"] == expected
@@ -473,9 +493,10 @@ def test_mounted_at_the_root_the_native_api_alias_is_off(tmp_path):
     made = client.put(f"{API}/workspaces/research", json={"fullname": "research"}, headers=admin)
     assert made.status_code == 201
     body = ok(client.get("/api/workspaces/", headers=admin))
-    assert [(item["slug"], item["id"]) for item in body["results"]["results"]] == [("research", 1)]
-    assert body["results"]["next"] is None
+    assert [(item["slug"], item["id"]) for item in body["results"]] == [("research", 1)]
+    assert body["next"] is None
     assert ok(client.get("/api/workspaces/1/", headers=admin))["slug"] == "research"
+    assert ok(client.get("/api/users/current/", headers=admin))["username"] == "admin"
     # the alias's routes: the flavor's error shape where it owns the path, else nothing there
     assert_error(client.get("/api/workspaces/research", headers=admin), 404, NOT_FOUND)
     assert client.get("/api/me", headers=admin).status_code == 404

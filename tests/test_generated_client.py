@@ -43,8 +43,8 @@ from conftest import ADMIN_TOKEN, ROOT, LiveServer, png_base64
 from test_openapi import OPERATION_IDS
 
 # The flavors' operations (wsserver/flavors), driven at the end of the scenario.
-FLAVOR_OPERATION_IDS = ("engineeringListWorkspaces", "engineeringGetWorkspace", "geoscienceListWorkspaces",
-                        "geoscienceGetWorkspace", "platformListWorkspaces")
+FLAVOR_OPERATION_IDS = ("engineeringListWorkspaces", "engineeringGetWorkspace", "engineeringGetCurrentUser",
+                        "geoscienceListWorkspaces", "geoscienceGetWorkspace", "platformListWorkspaces")
 EVERY_OPERATION_ID = {*OPERATION_IDS.values(), *FLAVOR_OPERATION_IDS}
 
 pytestmark = pytest.mark.sqlite_only("the OpenAPI document does not depend on the engine: checked in the SQLite run")
@@ -540,12 +540,15 @@ def drive_the_flavors(run, caller, names):
     models = run.models
     engineering = run.ok("engineeringListWorkspaces", 200, client=caller,
                          sort=models.EngineeringListWorkspacesSort("name"))
-    assert engineering.count == engineering.results.count == len(names)
-    listed = {item.slug: item for item in engineering.results.results}
-    assert sorted(listed) == names and not engineering.results.next_
+    assert engineering.count == len(names)
+    listed = {item.slug: item for item in engineering.results}
+    assert sorted(listed) == names and not engineering.next_
     one = run.ok("engineeringGetWorkspace", 200, listed[names[0]].id, client=caller)
     assert (one.id, one.slug) == (listed[names[0]].id, names[0])
     run.call("engineeringGetWorkspace", 404, 2**31 - 1, client=caller)
+    me = run.ok("getMe", 200, client=caller)
+    user = run.ok("engineeringGetCurrentUser", 200, client=caller)
+    assert (user.username, user.first_name, user.email) == (me.username, me.nickname.partition(" ")[0], "")
 
     organization = run.ok("getMe", 200, client=caller).organization.id
     geoscience = run.ok("geoscienceListWorkspaces", 200, organization, client=caller, limit=2)

@@ -77,6 +77,7 @@ def _call(client, world, route):
         # the flavors (wsserver/flavors): the same rules, reached through each service's routes
         "engineering_get": lambda h: client.get(f"{ENGINEERING}/api/workspaces/{workspace.number}/", headers=h),
         "engineering_list_all": lambda h: client.get(f"{ENGINEERING}/api/workspaces/?all=true", headers=h),
+        "engineering_current_user": lambda h: client.get(f"{ENGINEERING}/api/users/current/", headers=h),
         "engineering_list_archived": lambda h: client.get(
             f"{ENGINEERING}/api/workspaces/?include_archived=true", headers=h),
         "geoscience_get": lambda h: client.get(
@@ -116,6 +117,8 @@ MATRIX = {
     # every workspace, or archived ones too: instance admins only (permissions.may_list_all)
     "engineering_list_all":   (403, 403, 403, 403, 403, 401, 200),
     "engineering_list_archived": (403, 403, 403, 403, 403, 401, 200),
+    # the caller's own account: anybody with credentials
+    "engineering_current_user": (200, 200, 200, 200, 200, 401, 200),
     "geoscience_get":         (200, 200, 200, 200, 404, 401, 200),
     # another user's workspaces: instance admins only
     "geoscience_list_by_user": (403, 403, 403, 403, 403, 401, 200),

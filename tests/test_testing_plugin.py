@@ -100,3 +100,20 @@ def test_installing_wsserver_enables_the_plugin_through_its_entry_point(tmp_path
     # Installed and named with -p as well: the entry point has the module's name, so pytest
     # loads it once instead of refusing it under a second name.
     assert_passed(run_pytest(folder, *BY_NAME, "--wsserver-seed", "seed.yaml", *DETERMINISTIC, pythonpath=str(site)))
+
+
+TLS_PROJECT_TEST = '''
+import requests
+
+def test_the_server_serves_https_with_the_ca_file(wsserver_url, wsserver_ca_file, wsserver_admin):
+    assert wsserver_url.startswith("https://127.0.0.1:")
+    assert requests.get(wsserver_url + "/healthz", verify=wsserver_ca_file, timeout=10).status_code == 200
+    assert wsserver_admin.get("/api/v2/me").json()["username"] == "admin"
+'''
+
+
+def test_with_wsserver_tls_the_server_serves_https_and_gives_its_ca_file(tmp_path):
+    folder = tmp_path / "tls-project"
+    folder.mkdir()
+    (folder / "test_tls_client.py").write_text(TLS_PROJECT_TEST)
+    assert_passed(run_pytest(str(folder), *BY_NAME, "--wsserver-tls"), count=1)

@@ -10,7 +10,8 @@ A request's cost ledger lives in a context variable, set when the request starts
   `cut_short(reason)` and the answer carries `X-Answer-Partial: <reason>[, ...]`
   (`search`: the search's time budget ran out, the matches are those found so far;
   `page`: the page reached WSSERVER_MAX_ANSWER_BYTES and ends early, its next link
-  leading on from the last item shown).
+  leading on from the last item shown; `image`: the engineering flavor showed `image: null`
+  for the items whose images would have passed it, keeping every item of the page).
 
 This module imports nothing of wsserver or Flask: services, storage and the HTTP edge
 may all use it. Outside a request (the admin commands, tests calling services) the
@@ -21,7 +22,7 @@ import time
 
 PARTIAL_HEADER = "X-Answer-Partial"
 TIMING_HEADER = "Server-Timing"
-SEARCH, PAGE = "search", "page"
+SEARCH, PAGE, IMAGE = "search", "page", "image"
 # The most bytes one character of stored text takes in the app's JSON (http/json.py writes UTF-8,
 # not \u escapes: 4 bytes at most; a control character is written as a 6-byte \u00XX escape).
 JSON_BYTES_PER_CHARACTER = 6
@@ -70,15 +71,16 @@ def answer_headers():
     return headers
 
 
-def fit(items, size_of, budget):
+def fit(items, size_of, budget, reason=PAGE):
     """How many of the leading items fit in `budget` bytes, their sizes given by `size_of(item)`;
     at least one (a page always makes progress: the setting's floor leaves room for the largest item).
-    When fewer than all fit, the answer is marked cut short (PAGE)."""
+    When fewer than all fit, the answer is marked cut short (`reason`; None: the caller decides)."""
     used = 0
     for shown, item in enumerate(items):
         used += size_of(item)
         if used > budget and shown:
-            cut_short(PAGE)
+            if reason is not None:
+                cut_short(reason)
             return shown
     return len(items)
 

@@ -195,6 +195,16 @@ def _optional_integer(value):
     return _integer(value)
 
 
+def _tls_mode(value):
+    """None (the files of TLS_CERT/TLS_KEY, or none) or `self-signed`."""
+    value = _optional_text(value)
+    if value is None or value.lower() in ("off", "false", "0", "no"):
+        return None
+    if value.lower() != "self-signed":
+        raise ValueError("expected self-signed, or empty")
+    return "self-signed"
+
+
 def _database_url(value):
     """None (the instance's SQLite file) or a URL of an engine wsserver runs on."""
     from .storage.db import UnknownEngine, engine_for
@@ -289,6 +299,13 @@ SETTINGS = (
     Setting("DISK_RESERVE_MB", 64, _int_between(0, 2**30),
             "MiB the instance's disk keeps free: below it, writes other than deletes answer 507 and /readyz "
             "fails `storage`; 0: no reserve (writes run until the disk is full, /readyz fails below 1 MiB)"),
+    # HTTPS (README, "Running it for real": TLS): granian serves these PEM files, or a self-signed set.
+    Setting("TLS_CERT", None, _optional_text,
+            "PEM certificate (or chain, the server's first) `python app.py` serves HTTPS with; with TLS_KEY"),
+    Setting("TLS_KEY", None, _optional_text, "PEM private key (unencrypted) of TLS_CERT"),
+    Setting("TLS", None, _tls_mode,
+            "`self-signed`: HTTPS with a certificate for localhost, 127.0.0.1 and ::1 made on first start in "
+            "<instance>/tls (clients trust <instance>/tls/ca.pem); empty: TLS_CERT/TLS_KEY, else plain HTTP"),
     Setting("PUBLIC_URL", None, _public_url,
             "absolute base URL used in avatar URLs (else taken from the request)"),
     Setting("WORKERS", min(os.cpu_count() or 1, 4), _int_between(1, 64),

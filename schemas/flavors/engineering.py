@@ -317,26 +317,43 @@ class EngineeringWorkspaceSchema(_Viewed, Schema):
                 for name in EngineeringWorkspaceSchema._declared_fields}
 
 
-class EngineeringPageResultsSchema(Schema):
+class EngineeringPageSchema(_Viewed, Schema):
+    """`{"count", "next", "previous", "results": [...]}`: DRF's LimitOffsetPagination, the shape the
+    service's own client (the VIKTOR SDK) reads. Reference page 000 shows it nested inside another
+    `{"count", "results"}`, a rendering artefact of that page; the client is the better evidence."""
+
     count = fields.Integer(required=True, metadata={"description": "Count of all the objects in the result set."})
     next = fields.String(required=True, allow_none=True, metadata={"format": "uri", "description": "The next page."})
     previous = fields.String(required=True, allow_none=True,
                              metadata={"format": "uri", "description": "The previous page."})
     results = fields.List(fields.Nested(EngineeringWorkspaceShortSchema), required=True)
 
-
-class EngineeringPageSchema(_Viewed, Schema):
-    """`{"count", "results": {"count", "next", "previous", "results"}}` (000)."""
-
-    count = fields.Integer(required=True, metadata={"description": "Count of all the objects in the result set."})
-    results = fields.Nested(EngineeringPageResultsSchema, required=True)
-
     @staticmethod
     def view(page):
-        return {"count": page.count, "results": {
-            "count": page.count, "next": page.next, "previous": page.previous,
-            "results": [EngineeringWorkspaceShortSchema.view(item) for item in page.items],
-        }}
+        return {"count": page.count, "next": page.next, "previous": page.previous,
+                "results": [EngineeringWorkspaceShortSchema.view(item) for item in page.items]}
+
+
+class EngineeringUserSchema(_Viewed, Schema):
+    """The caller (GET /api/users/current/), with what the VIKTOR SDK's `User` reads. Accounts have a
+    nickname, not a first and last name, no integer id, e-mail or job title: see `view`."""
+
+    id = fields.String(required=True, metadata={
+        "format": "uuid", "description": "The account's UUID, the user id every flavor shows (accounts have no "
+                                         "integer id)."})
+    username = fields.String(required=True, metadata={"description": "The account's username."})
+    first_name = fields.String(required=True, metadata={
+        "description": "The nickname up to its first space (the whole nickname when it has none)."})
+    last_name = fields.String(required=True, metadata={
+        "description": "The rest of the nickname after its first space (empty when none)."})
+    email = fields.String(required=True, metadata={"description": "Always empty: accounts hold no e-mail address."})
+    job_title = fields.String(required=True, metadata={"description": "Always empty: accounts hold no job title."})
+
+    @staticmethod
+    def view(account):
+        first, _, last = (account.nickname or account.username).strip().partition(" ")
+        return {"id": account.uuid, "username": account.username, "first_name": first, "last_name": last.strip(),
+                "email": "", "job_title": ""}
 
 
 # The error answers: {"detail": "..."}, or a validation error's {"<parameter>": [...], "non_field_errors": [...]}.

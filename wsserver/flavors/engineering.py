@@ -2,9 +2,10 @@
 framework service's workspace API over the same store.
 
 - GET /api/workspaces/: the caller's workspaces through the one listing service
-  (services.listing), DRF's limit/offset paging with `next`/`previous` URLs, wrapped as
-  `{"count", "results": {"count", "next", "previous", "results"}}`.
+  (services.listing), DRF's LimitOffsetPagination: `{"count", "next", "previous", "results"}`, as the
+  VIKTOR SDK reads it (it pages by `limit`/`offset` itself).
 - GET /api/workspaces/<id>/: one workspace by its integer number (Workspace.number).
+- GET /api/users/current/: the caller, as the VIKTOR SDK's `get_current_user()` reads it.
 
 Errors are DRF's: `{"detail": "..."}`, and validation errors as `400 {"<parameter>": ["..."]}`.
 The parameters and shapes are schemas/flavors/engineering.py; who may see what is the services'.
@@ -16,18 +17,19 @@ from flask import request
 from flask.views import MethodView
 
 from schemas.flavors.engineering import (
-    ERROR_SCHEMA, EngineeringListQuerySchema, EngineeringPageSchema, EngineeringWorkspaceSchema,
-    EngineeringWorkspaceShortSchema, Page, WorkspaceItem,
+    ERROR_SCHEMA, EngineeringListQuerySchema, EngineeringPageSchema, EngineeringUserSchema,
+    EngineeringWorkspaceSchema, EngineeringWorkspaceShortSchema, Page, WorkspaceItem,
 )
 
+from .. import budgets
 from ..errors import Forbidden, NotFound, messages_in
-from ..http.answer_budget import fitting
+from ..http.answer_budget import answer_budget, json_size
 from ..http.auth import current_account
 from ..permissions import may_list_all
 from ..services import avatars, listing, lookups, workspaces
 from .common import FlavorBlueprint
 
-PATHS = ("/api/workspaces",)
+PATHS = ("/api/workspaces", "/api/users")
 ERROR_RESPONSE = {
     "description": "An error, as Django REST framework answers it: `{\"detail\": \"...\"}`; a validation error "
                    "(400) names each bad parameter with its messages, `non_field_errors` the rest.",
@@ -40,7 +42,8 @@ LARGEST_NUMBER = 2**31 - 1  # Workspace.number's range: larger ids name nothing
 blp = FlavorBlueprint(
     "engineering", __name__, error_response=ERROR_RESPONSE, validation_status=400,
     description="The engineering flavor: reference documents 000 (list) and 001 (get by id), a Django REST "
-                "framework API. Same accounts, tokens and workspaces as the native API.",
+                "framework API, and the current user as the VIKTOR SDK reads it. Same accounts, tokens and "
+                "workspaces as the native API.",
 )
 
 ID_IN_PATH = {
@@ -52,7 +55,7 @@ ID_IN_PATH = {
 # the first listed workspace leads to reading it (OpenAPI links, for stateful clients and fuzzers)
 FIRST_LISTED_LINKS = {
     "EngineeringGetWorkspace": {"operationId": "engineeringGetWorkspace",
-                                "parameters": {"id": "$response.body#/results/results/0/id"}},
+                                "parameters": {"id": "$response.body#/results/0/id"}},
 }
 
 
@@ -73,9 +76,7 @@ class EngineeringWorkspaces(MethodView):
         if query.include_archived and not may_list_all(account):
             raise Forbidden("Only instance admins may include archived workspaces.")
         rows, total = listing.list_workspaces(account, query)
-        items = [WorkspaceItem(row, avatars.avatar_base64(row)) for row in rows]
-        # a page ends early at WSSERVER_MAX_ANSWER_BYTES (images are large): `next` leads on from there
-        items = items[:fitting(items, EngineeringWorkspaceShortSchema.view)]
+        items = within_budget([WorkspaceItem(row, avatars.avatar_base64(row)) for row in rows])
         return Page(items, total, *paging_links(request.url, query.limit, query.offset, total, len(items)))
 
 
@@ -94,6 +95,39 @@ class EngineeringWorkspaceById(MethodView):
         workspace = workspaces.get_workspace(account, fullname).workspace
         last_visit = lookups.last_visits_of(account.id, [workspace.id]).get(workspace.id)
         return WorkspaceItem(workspace, avatars.avatar_base64(workspace), last_visit)
+
+
+@blp.route("/api/users/current/")
+class EngineeringCurrentUser(MethodView):
+    @blp.doc(operationId="engineeringGetCurrentUser")
+    @blp.authenticated
+    @blp.response(200, EngineeringUserSchema)
+    def get(self):
+        """Get Current User: the account the credentials belong to (the VIKTOR SDK's `get_current_user()`)."""
+        return current_account()
+
+
+def within_budget(items):
+    """The page's items within WSSERVER_MAX_ANSWER_BYTES. Images (up to 1 MB each) give way first:
+    every item is shown, and the images that would pass the budget are `null` (`X-Answer-Partial:
+    image`), since the service's own client (the VIKTOR SDK) pages by offset += limit and never reads
+    `next`: a shorter page would make it skip the rest silently. Only a page too large without any
+    image (huge attributes) ends early, `next` leading on from its last item (`page`)."""
+    view = EngineeringWorkspaceShortSchema.view
+    bare = [item._replace(image=None) for item in items]
+    sizes = [json_size(view(item)) + 1 for item in bare]  # + 1: the comma between items
+    shown = budgets.fit(sizes, int, answer_budget())  # marks the answer `page` when not all fit
+    room = answer_budget() - sum(sizes[:shown])
+    kept = []
+    for item, without in zip(items[:shown], bare[:shown]):
+        extra = len(item.image) - 2 if item.image else 0  # "…" (its base64 and two quotes) in place of null
+        if extra <= room:
+            room -= extra
+            kept.append(item)
+        else:
+            kept.append(without)
+            budgets.cut_short(budgets.IMAGE)
+    return kept
 
 
 # --- paging links (DRF's LimitOffsetPagination and its replace_query_param / remove_query_param) ----

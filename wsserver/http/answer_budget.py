@@ -24,13 +24,14 @@ def json_size(value):
     return len(current_app.json.dumps(value).encode("utf-8"))
 
 
-def fitting(items, view, bound=None, budget=None):
+def fitting(items, view, bound=None, budget=None, reason=budgets.PAGE):
     """How many of the leading `items` fit in the answer budget, each shown as `view(item)`.
 
     `bound(item)`, when given, is an upper bound of an item's bytes that costs no serialization:
-    when the bounds add up to the budget or less, every item fits without being measured."""
+    when the bounds add up to the budget or less, every item fits without being measured. Fewer
+    than all: the answer is marked cut short for `reason` (None: not marked)."""
     budget = answer_budget() if budget is None else budget
     if bound is not None and sum(bound(item) for item in items) <= budget:
         return len(items)
-    return budgets.fit(items, lambda item: json_size(view(item)) + 1, budget)  # + 1: the comma between items
+    return budgets.fit(items, lambda item: json_size(view(item)) + 1, budget, reason)  # + 1: the comma between items
 

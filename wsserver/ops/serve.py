@@ -10,8 +10,10 @@ Start-up, in order: refuse a second server on the same instance folder (a lock f
 that is taken, each with a one-line error and nothing in the instance changed; granian binds the
 socket; only then is the instance opened (migrations, seed file, the admin bootstrap: once, in the
 main process); then the workers are forked and each keeps one SQLite connection per thread.
-SIGTERM/SIGINT stop gracefully: the workers stop accepting, finish what is in flight, write out
-their queued log lines and close their database connections.
+With WSSERVER_TLS_CERT/_KEY or WSSERVER_TLS=self-signed it serves HTTPS (ops/tls.py: the files are
+checked, or made, before the port is bound). SIGTERM/SIGINT stop gracefully: the workers stop
+accepting, finish what is in flight, write out their queued log lines and close their database
+connections.
 """
 import argparse
 import errno
@@ -21,8 +23,12 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 
 from ..config import ConfigError
+from .tls import ADDRESSES, NAMES, TLSError, tls_files
+
+SELF_SIGNED_FOR = (*NAMES, *ADDRESSES)
 
 LOCK_FILE = "server.lock"
 # A client gets this long to send a request's headers (slowloris connections are dropped after it).
@@ -77,8 +83,8 @@ def check_port_free(host, port):
             raise StartError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
-def server_options(config):
-    """The keyword arguments of granian's server for these settings."""
+def server_options(config, tls=None):
+    """The keyword arguments of granian's server for these settings (`tls`: tls.TLSFiles, or None)."""
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
@@ -94,6 +100,8 @@ def server_options(config):
         "log_access": False,
         "log_level": LogLevels.warning,
         "respawn_failed_workers": True,
+        # HTTPS: granian serves TLS itself (its default floor, TLS 1.3)
+        **({"ssl_cert": Path(tls.cert), "ssl_key": Path(tls.key)} if tls is not None else {}),
     }
 
 
@@ -142,14 +150,14 @@ class Worker:
             logging.shutdown()
 
 
-def run(wsgi_app, config, on_startup=None):
-    """Serve `wsgi_app` on granian with these settings until SIGTERM/SIGINT.
+def run(wsgi_app, config, on_startup=None, tls=None):
+    """Serve `wsgi_app` on granian with these settings until SIGTERM/SIGINT (HTTPS with `tls`).
 
     `on_startup` runs in the main process once the socket is bound, before the workers fork.
     """
     from granian import Granian
 
-    server = Granian("wsserver", **server_options(config))  # the app is handed over, not imported by name
+    server = Granian("wsserver", **server_options(config, tls))  # the app is handed over, not imported by name
     logging.getLogger("_granian").addFilter(_QuietThreadAdvice())
     if on_startup is not None:
         server.on_startup(on_startup)
@@ -166,6 +174,15 @@ def serve(overrides=None):
     config = app.config
     lock_instance(config["INSTANCE_PATH"])
     check_port_free(config["HOST"], config["PORT"])
+    try:
+        tls = tls_files(config)
+    except TLSError as exc:
+        raise StartError(str(exc)) from None
+    if tls is not None and tls.ca:
+        made = "made" if tls.made else "kept"
+        print(f"wsserver: TLS: self-signed certificate {tls.cert} ({made}) for "
+              f"{', '.join(SELF_SIGNED_FOR)}; clients trust {tls.ca}", flush=True)
+    scheme = "http" if tls is None else "https"
 
     def open_storage():
         # granian has bound the socket: the server is really going to serve
@@ -178,12 +195,12 @@ def serve(overrides=None):
         db.close_all_connections()  # workers open their own after the fork
         configure_logging(config["LOG_FORMAT"], config["LOG_LEVEL"], config["ACCESS_LOG"], background=True)
         print(
-            f"wsserver: serving http://{config['HOST']}:{config['PORT']} "
+            f"wsserver: serving {scheme}://{config['HOST']}:{config['PORT']} "
             f"({config['WORKERS']} processes x {config['THREADS']} threads), instance {config['INSTANCE_PATH']}",
             flush=True,
         )
 
-    run(app, config, on_startup=open_storage)
+    run(app, config, on_startup=open_storage, tls=tls)
 
 
 def parse_arguments(argv):

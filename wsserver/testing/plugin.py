@@ -18,10 +18,13 @@ wsserver as a test double"):
   without the prefix; they win over the environment's WSSERVER_* variables,
   None unsets one); override the fixture in a conftest.py to change them.
 - `wsserver_admin_token`: the admin's token.
+- `wsserver_ca_file`: with `--wsserver-tls` (the server serves HTTPS with a
+  self-signed certificate for 127.0.0.1 and localhost), the CA file a test
+  hands its client (`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, `verify=`).
 
 Options: `--wsserver-seed FILE` (ini `wsserver_seed`), `--wsserver-fixed-time
 TIME` (ini `wsserver_fixed_time`), `--wsserver-id-seed N` (ini
-`wsserver_id_seed`).
+`wsserver_id_seed`), `--wsserver-tls` (ini `wsserver_tls`).
 
 Nothing heavy is imported until a fixture is used: this module is loaded by
 every pytest run of an environment where wsserver is installed.
@@ -44,9 +47,13 @@ def pytest_addoption(parser):
     group.addoption("--wsserver-seed", metavar="FILE", help="seed file (JSON or YAML) loaded into the wsserver fixtures")
     group.addoption("--wsserver-fixed-time", metavar="TIME", help="ISO 8601 time every createdAt/updatedAt is pinned to")
     group.addoption("--wsserver-id-seed", metavar="N", type=int, help="integer making ids and tokens reproducible")
+    group.addoption("--wsserver-tls", action="store_true", default=None,
+                    help="the live server serves HTTPS with a self-signed certificate (fixture wsserver_ca_file)")
     parser.addini("wsserver_seed", "seed file (JSON or YAML) for the wsserver fixtures, relative to the ini file", type="paths")
     parser.addini("wsserver_fixed_time", "ISO 8601 time every createdAt/updatedAt of wsserver is pinned to")
     parser.addini("wsserver_id_seed", "integer making wsserver's ids and tokens reproducible")
+    parser.addini("wsserver_tls", "true: the live server serves HTTPS with a self-signed certificate", type="bool",
+                  default=False)
 
 
 def _option(config, name, ini_name):
@@ -76,6 +83,8 @@ def wsserver_settings(pytestconfig, wsserver_admin_token):
     id_seed = _option(pytestconfig, "wsserver_id_seed", "wsserver_id_seed")
     if id_seed is not None:
         settings["SEED"] = int(id_seed)
+    if _option(pytestconfig, "wsserver_tls", "wsserver_tls"):
+        settings["TLS"] = "self-signed"
     return settings
 
 
@@ -123,7 +132,7 @@ class WsserverServer(LiveServer):
             self.url + path, method=method, headers={"Authorization": f"Bearer {self.admin_token}"}
         )
         try:
-            with urllib.request.urlopen(call, timeout=30) as answer:
+            with urllib.request.urlopen(call, timeout=30, context=self.tls_context()) as answer:
                 return json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode('utf-8', 'replace')}") from None
@@ -145,6 +154,16 @@ def wsserver_server(tmp_path_factory, wsserver_settings):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def wsserver_ca_file(wsserver_server):
+    """The CA file a client trusts to reach the session's server over HTTPS (`--wsserver-tls`, or
+    TLS: self-signed in wsserver_settings); e.g. monkeypatch.setenv("REQUESTS_CA_BUNDLE", it)."""
+    if wsserver_server.ca_file is None:
+        pytest.fail("wsserver_ca_file: the server serves plain HTTP; run pytest with --wsserver-tls "
+                    "(or set TLS: self-signed in wsserver_settings)")
+    return wsserver_server.ca_file
+
+
 @pytest.fixture
 def wsserver_url(wsserver_server):
     """Base URL of the session's wsserver, reset to the seeded state for this test."""
@@ -160,7 +179,7 @@ class AdminClient:
     requests' Response.
     """
 
-    def __init__(self, base_url, token):
+    def __init__(self, base_url, token, ca_file=None):
         try:
             import requests
         except ImportError:  # pragma: no cover - depends on the environment
@@ -168,9 +187,12 @@ class AdminClient:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
+        self.ca_file = ca_file  # given on each request: a session's `verify` loses to REQUESTS_CA_BUNDLE
 
     def request(self, method, path, **options):
         options.setdefault("timeout", 30)
+        if self.ca_file:
+            options.setdefault("verify", self.ca_file)
         return self.session.request(method, self.base_url + path, **options)
 
     def get(self, path, **options):
@@ -203,6 +225,6 @@ class AdminClient:
 @pytest.fixture
 def wsserver_admin(wsserver_url, wsserver_server):
     """An authenticated client for the instance admin of the (freshly reset) session server."""
-    client = AdminClient(wsserver_url, wsserver_server.admin_token)
+    client = AdminClient(wsserver_url, wsserver_server.admin_token, wsserver_server.ca_file)
     yield client
     client.close()

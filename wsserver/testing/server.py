@@ -5,12 +5,16 @@ command can be given) with the instance folder, host and port set through
 WSSERVER_* variables, waits until /healthz answers, keeps the process's output
 in a log file and stops it. If the process exits before answering (another
 process took the free port meanwhile, say), it tries again on another port.
+With WSSERVER_TLS=self-signed (or WSSERVER_TLS_CERT) among its variables it
+serves HTTPS: `url` is https://127.0.0.1:PORT and `ca_file` the file a client
+trusts (<instance>/tls/ca.pem, or the given certificate).
 The pytest plugin's `wsserver_server` and this repository's tests use it.
 Standard library only: it is imported by every pytest run of an environment
 where wsserver is installed.
 """
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -56,6 +60,23 @@ class LiveServer:
         self.process = None
         self.port = None
         self.url = None
+        self.ca_file = self._ca_file()
+        self.scheme = "http" if self.ca_file is None else "https"
+
+    def _setting(self, name):
+        value = self.env[name] if name in self.env else os.environ.get(name)
+        return (value or "").strip() or None
+
+    def _ca_file(self):
+        """The file a client trusts when the server serves HTTPS (the self-signed authority, or the
+        given certificate), else None."""
+        if (self._setting("WSSERVER_TLS") or "").lower() == "self-signed":
+            return os.path.join(self.instance_path, "tls", "ca.pem")
+        return self._setting("WSSERVER_TLS_CERT")
+
+    def tls_context(self):
+        """An ssl.SSLContext trusting this server's certificate (None for plain HTTP)."""
+        return None if self.ca_file is None else ssl.create_default_context(cafile=self.ca_file)
 
     def start(self):
         """Start the server and wait until it answers; returns self. RuntimeError if it does not."""
@@ -80,7 +101,7 @@ class LiveServer:
             PYTHONUNBUFFERED="1",
         )
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{self.scheme}://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [*self.command, *self.args], cwd=self.cwd, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=self.new_session,
@@ -93,10 +114,11 @@ class LiveServer:
             if self.process.poll() is not None:
                 return False
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
+                context = self.tls_context()  # the self-signed files exist once the server is up
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1, context=context) as answer:
                     if answer.status == 200:
                         return True
-            except OSError:
+            except OSError:  # ssl.SSLError and a missing CA file are OSErrors too
                 pass
             time.sleep(POLL_SECONDS)
         self.stop()
