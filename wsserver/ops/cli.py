@@ -18,7 +18,7 @@ from .backup import BackupError
 from ..config import ConfigError
 from ..storage.disk import missing_folder
 from ..errors import DomainError
-from ..services import accounts
+from ..services import accounts, tokens
 
 
 def one_line(text):
@@ -139,7 +139,7 @@ def register_commands(app):
     def issue_token(username, name):
         """Issue a new personal access token for an account and print it."""
         account = accounts.find_account(username)
-        click.echo(accounts.issue_token(account, name=name))
+        click.echo(tokens.issue(account, name).secret)
 
 
 def register_backup_commands(app):
