@@ -169,10 +169,11 @@ def tokens_of(account, current_token_id=None):
 
 
 def revoke(actor, token_id):
-    """Revoke (delete) a token: the caller's own, or any for an instance admin. Another account's token is
-    NotFound to anybody else, exactly as a token that does not exist."""
+    """Revoke (delete) a token: the caller's own, or any for an instance admin (or the operator's admin
+    commands: `actor` None). Another account's token is NotFound to anybody else, exactly as a token that
+    does not exist."""
     query = Token.delete().where(Token.id == token_id)
-    if not actor.admin:
+    if actor is not None and not actor.admin:
         query = query.where(Token.account == actor.id)
     if not isinstance(token_id, str) or query.execute() == 0:
         raise NotFound("No such token among yours.")
