@@ -60,8 +60,8 @@ def check_new_token(account):
     if held >= limit:
         raise QuotaExceeded(
             f"You hold {held} tokens; an account may hold at most {limit}. Revoke those you no longer use: "
-            f"GET /api/v2/tokens lists them, DELETE /api/v2/tokens/{{id}} revokes one (or the web page's "
-            f"My tokens); an instance administrator can also run `flask --app app revoke-tokens`.",
+            f"GET /api/v2/tokens lists them, DELETE /api/v2/tokens/{{id}} revokes one; an instance administrator "
+            f"can also run `flask --app app revoke-tokens`.",
             "MAX_TOKENS_PER_ACCOUNT", limit,
         )
 

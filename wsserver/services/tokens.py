@@ -14,6 +14,7 @@ ENVIRONMENT_TOKEN_NAME is reserved): it lives as long as the setting names it.
 """
 import hmac
 import logging
+import re
 
 from flask import current_app, has_app_context
 from peewee import DatabaseError
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # Name of the token that WSSERVER_ADMIN_TOKEN gives `admin` (at most one at a time); nobody else may use it.
 ENVIRONMENT_TOKEN_NAME = "environment"
+# What a name may not hold (the API's single-line rule, schemas/common.Text, for callers that bypass it: the
+# admin commands, which print names one a line).
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # How long a stored last use stays good enough: within it, using the token writes nothing.
 LAST_USE_PRECISION_SECONDS = 60
 SECONDS_PER_DAY = 86400
@@ -123,7 +127,7 @@ def issue(account, name, expires_in=None, scope=FULL_SCOPE, reserved_name_allowe
     Expired tokens of the account are removed first (they count for nothing); then the quota
     (WSSERVER_MAX_TOKENS_PER_ACCOUNT) is checked, in the same transaction.
     """
-    if not isinstance(name, str) or not 1 <= len(name) <= TOKEN_NAME_MAX_LENGTH or not name.isprintable():
+    if not isinstance(name, str) or not 1 <= len(name) <= TOKEN_NAME_MAX_LENGTH or _LINE_BREAKING.search(name):
         raise _refused("name", f"1-{TOKEN_NAME_MAX_LENGTH} characters, no control characters.")
     if name == ENVIRONMENT_TOKEN_NAME and not reserved_name_allowed:
         raise _refused("name", f"'{ENVIRONMENT_TOKEN_NAME}' is reserved for the token WSSERVER_ADMIN_TOKEN sets.")
