@@ -5,6 +5,7 @@ from wsserver.fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGT
 from wsserver.permissions import LEVEL_NAMES
 
 from .common import ANY_CONTROLS, StrictBoolean, Text, WholeStringRegexp, level_field
+from .tokens import expires_in_field
 from .workspaces import WorkspaceViewShortSchema
 
 USERNAME_VALIDATOR = WholeStringRegexp(f"^{USERNAME_PATTERN.pattern}$", error=USERNAME_RULE)
@@ -64,6 +65,7 @@ class CredentialsSchema(Schema):
 class TokenRequestSchema(Schema):
     app = Text(required=True, validate=validate.OneOf(["password"]))
     credentials = fields.Nested(CredentialsSchema, required=True)
+    expiresIn = expires_in_field()
 
 
 class TokenSchema(Schema):

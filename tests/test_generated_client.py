@@ -324,6 +324,26 @@ def test_a_full_scenario_through_the_generated_client(server, generated):
     run.fails("createAccount", 403, client=ada, body=models.AccountCreate(username="carol"))
     run.fails("listWorkspaces", 403, client=ada, all_=True)
 
+    # -- tokens with a life cycle: a read-only one made, listed without its value, refused a write, revoked
+    reader = run.ok("createAccessToken", 201, client=ada, body=models.AccessTokenCreate(
+        name="reader", expires_in=3600, scope=models.AccessTokenCreateScope("read")))
+    assert type(reader) is models.AccessTokenCreated and reader.token.startswith(reader.prefix)
+    run.fails("createAccessToken", 422, client=ada, body=models.AccessTokenCreate(name="", expires_in=0),
+              fields={"name", "expiresIn"})
+    reading = authenticated(reader.token)
+    clients.append(reading)
+    listed = run.ok("listTokens", 200, client=reading)
+    assert [(each.name, each.current, each.scope) for each in listed if each.id == reader.id] == [("reader", True, "read")]
+    run.fails("createAccessToken", 403, client=reading, body=models.AccessTokenCreate(name="more"))
+    run.fails("revokeToken", 404, reader.id, client=bob)  # another account's token: as if it did not exist
+    assert type(run.ok("revokeToken", 200, reader.id, client=ada)) is models.Empty
+    run.fails("listTokens", 401, client=reading)
+    spare = run.ok("createAccessToken", 201, client=ada, body=models.AccessTokenCreate(name="spare"))
+    assert run.ok("revokeOtherTokens", 200, client=authenticated(spare.token)).revoked == 2  # ada's first and the traded
+    token = spare  # the one ada keeps using
+    ada = authenticated(spare.token)
+    clients.append(ada)
+
     # -- workspaces with tags, labels and meta (PUT creates: 201, then updates: 200)
     specs = [
         ("research", ["ml", "nlp"], {"team": "core", "tier": "gold"}, "Deep research"),

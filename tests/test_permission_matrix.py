@@ -44,7 +44,10 @@ def world(client, accounts, join):
     headers = {name: people[name]["headers"] for name in people}
     headers["anonymous"] = {}
     headers["instance_admin"] = bearer(ADMIN_TOKEN)
-    return {"people": people, "headers": headers, "entries": entries, "invite": created.get_json()["invite"]}
+    target_token = client.post(f"{API}/tokens", json={"name": "target's"}, headers=people["target"]["headers"])
+    assert target_token.status_code == 201
+    return {"target_token": target_token.get_json()["id"],
+            "people": people, "headers": headers, "entries": entries, "invite": created.get_json()["invite"]}
 
 
 def _call(client, world, route):
@@ -69,6 +72,11 @@ def _call(client, world, route):
         "archive_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/archive", headers=h),
         "unarchive_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/unarchive", headers=h),
         "restore_workspace": lambda h: client.post(f"{API}/workspaces/{WS}/restore", headers=h),
+        # tokens: each caller's own (services/tokens.py)
+        "list_tokens": lambda h: client.get(f"{API}/tokens", headers=h),
+        "create_token": lambda h: client.post(f"{API}/tokens", json={"name": "matrix"}, headers=h),
+        "revoke_other_tokens": lambda h: client.delete(f"{API}/tokens", headers=h),
+        "revoke_target_token": lambda h: client.delete(f"{API}/tokens/{world['target_token']}", headers=h),
     }
     workspace = Workspace.get(Workspace.fullname == WS)
     organization = Organization.get(Organization.id == workspace.organization_id).id
@@ -113,6 +121,11 @@ MATRIX = {
     "archive_workspace":      (200, 200, 403, 403, 404, 401, 200),
     "unarchive_workspace":    (200, 200, 403, 403, 404, 401, 200),
     "restore_workspace":      (200, 403, 403, 403, 404, 401, 200),
+    "list_tokens":            (200, 200, 200, 200, 200, 401, 200),
+    "create_token":           (201, 201, 201, 201, 201, 401, 201),
+    "revoke_other_tokens":    (200, 200, 200, 200, 200, 401, 200),
+    # another account's token: 404 as if it did not exist (nobody learns its id is one); instance admins revoke any
+    "revoke_target_token":    (404, 404, 404, 404, 404, 401, 200),
     "engineering_get":        (200, 200, 200, 200, 404, 401, 200),
     # every workspace, or archived ones too: instance admins only (permissions.may_list_all)
     "engineering_list_all":   (403, 403, 403, 403, 403, 401, 200),

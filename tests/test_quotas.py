@@ -141,9 +141,15 @@ def test_a_token_past_the_quota_is_refused_telling_what_to_do(client):
     for _ in range(TOKENS - 1):
         assert client.post(f"{API}/token", json=login).status_code == 200
     error = assert_quota(client.post(f"{API}/token", json=login), "MAX_TOKENS_PER_ACCOUNT", TOKENS)
-    assert "Keep using one you have" in error["message"] and "revoked" in error["message"]
+    assert "GET /api/v2/tokens lists them" in error["message"] and "DELETE /api/v2/tokens/{id}" in error["message"]
     assert token_count(ada) == TOKENS
     assert client.get(f"{API}/me", headers=ada["headers"]).status_code == 200  # the ones held still work
+    # and doing what it says frees a place
+    held = client.get(f"{API}/tokens", headers=ada["headers"]).get_json()
+    assert len(held) == TOKENS
+    other = next(token for token in held if not token["current"])
+    assert client.delete(f"{API}/tokens/{other['id']}", headers=ada["headers"]).status_code == 200
+    assert client.post(f"{API}/token", json=login).status_code == 200
 
 
 def test_concurrent_logins_never_both_take_the_last_token(app, client):

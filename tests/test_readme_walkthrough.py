@@ -55,6 +55,7 @@ EXPECTED_BLOCKS = [
     ("A first walk-through with curl", "run"),
     ("Inviting someone", "run"),
     ("Revoking an invite", "run"),
+    ("Accounts and tokens", "run"),
     ("Backup and restore", "run"),
     ("One file to copy", "run"),
     ("One file to copy", "server"),
@@ -203,10 +204,11 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
 
         # The single file's build reads only the checkout and writes only dist/ (and setuptools' build
         # folders), which nothing before it reads or writes: it runs meanwhile, in a bash of its own.
-        building = subprocess.Popen(["bash", "-c", "set -euo pipefail\n" + codes[4]], cwd=work, env=environment,
+        building = subprocess.Popen(["bash", "-c", "set -euo pipefail\n" + codes[5]], cwd=work, env=environment,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            walk, invite, revoke, backup = (outputs(part) for part in run_bash(codes[:4], work, environment, 120))
+            walk, invite, revoke, tokens, backup = (
+                outputs(part) for part in run_bash(codes[:5], work, environment, 120))
         finally:
             build_output, build_errors = building.communicate(timeout=300)
         assert building.returncode == 0, build_output[-3000:] + build_errors[-3000:]
@@ -250,6 +252,15 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert_envelope(refused)
     assert refused_status == 403
 
+    # Accounts and tokens
+    assert len(tokens) == 7, tokens
+    held, read_status, refused, refused_status, revoked, revoked_status, others = tokens
+    assert [(t["name"], t["current"], t["scope"]) for t in held] == [("created", False, "all"), ("password", True, "all")]
+    assert all(t["prefix"].startswith("wss_") and len(t["prefix"]) == 12 for t in held)
+    assert read_status == 200 and refused_status == 403
+    assert_envelope(refused)
+    assert revoked == {} and revoked_status == 401 and others == {"revoked": 1}
+
     # Backup and restore: the archive in the folder the block made, restored into an empty instance folder
     assert len(backup) == 2, backup
     archives = os.listdir(os.path.join(work, "backups"))
@@ -265,7 +276,7 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert round(megabytes) == stated_single_file_megabytes(), f"dist/wsserver is {megabytes:.1f} MB"
 
     # ...and, the first server stopped, it serves the same instance on the same port until Ctrl-C stops it
-    with serving_in_the_foreground(codes[5], work, environment, tmp_path / "single-file-output.log") as process:
+    with serving_in_the_foreground(codes[6], work, environment, tmp_path / "single-file-output.log") as process:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -279,11 +290,11 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
             time.sleep(0.2)
         status, served = get(url + "/api/v2/workspaces/research", admin_token)
         assert status == 200 and served["invite"] == renewed["invite"] and served["tags"] == ["ml"]
-        status, ada = get(url + "/api/v2/me", ada_token)
-        assert status == 200 and ada["username"] == "ada"
+        # ada's first token was revoked in "Accounts and tokens" (DELETE /tokens): it stays refused
+        assert get(url + "/api/v2/me", ada_token)[0] == 401
 
     # The pytest plugin: installed with the extra, the example project's test passes
-    (plugin,) = run_bash(codes[6:], work, environment, 300)
+    (plugin,) = run_bash(codes[7:], work, environment, 300)
     assert re.search(r"^=+ 1 passed in ", plugin, re.MULTILINE), plugin[-3000:]
     installed = subprocess.run(
         [python, "-c", "import importlib.metadata as m; print('\\n'.join(m.requires('wsserver')))"],

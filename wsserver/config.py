@@ -296,6 +296,9 @@ SETTINGS = (
             "bytes of avatar files the workspaces an account created point at (a file once per workspace); "
             "0: no limit"),
     Setting("MAX_TOKENS_PER_ACCOUNT", 100, _int_between(0, 10**9), "tokens an account may hold; 0: no limit"),
+    Setting("TOKEN_MAX_DAYS", 0, _int_between(0, 36500),
+            "days a personal access token may live at most (a longer expiresIn: 422; none asked: this); "
+            "0: no cap"),
     Setting("DISK_RESERVE_MB", 64, _int_between(0, 2**30),
             "MiB the instance's disk keeps free: below it, writes other than deletes answer 507 and /readyz "
             "fails `storage`; 0: no reserve (writes run until the disk is full, /readyz fails below 1 MiB)"),

@@ -15,9 +15,12 @@ import hashlib
 import secrets
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 TOKEN_PREFIX = "wss_"
+# Characters of a new token shown to recognise it (ids.visible_prefix): wss_ and 8 of its 43 random
+# characters, 48 of its 256 bits; the 208 others are never shown again.
+VISIBLE_CHARACTERS = 8
 
 # None: real randomness (the secrets module); else a _Deterministic.
 _generator = None
@@ -107,6 +110,11 @@ def new_secret():
     return TOKEN_PREFIX + base64.urlsafe_b64encode(_random_bytes(32)).rstrip(b"=").decode("ascii")
 
 
+def visible_prefix(secret):
+    """What may be shown of a token made by new_secret() to recognise it: `wss_` and its next 8 characters."""
+    return secret[:len(TOKEN_PREFIX) + VISIBLE_CHARACTERS]
+
+
 def hash_secret(secret):
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -130,6 +138,17 @@ def canonical_time(text):
         return format_time(moment)
     except OverflowError:
         raise ValueError("the date is out of range") from None
+
+
+def shifted(text, seconds):
+    """A stored time (now_iso's form) moved by `seconds` (negative: earlier), in the same form; clamped
+    to the calendar's ends, so a far-off expiry never overflows."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        return format_time(moment + timedelta(seconds=seconds))
+    except OverflowError:
+        return format_time(datetime.max.replace(tzinfo=timezone.utc) if seconds > 0
+                           else datetime.min.replace(tzinfo=timezone.utc))
 
 
 def now_iso():

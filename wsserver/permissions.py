@@ -95,3 +95,23 @@ may_list_all = may_administer_instance
 
 # A list that asks for the trash too (include_deleted) shows a trashed workspace to those who may restore it.
 SEES_TRASH = MINIMUM_LEVEL[Action.RESTORE]
+
+
+# What a personal access token may do, by its scope (Token.scope; services/tokens.py). "all": whatever its
+# account may; "read": only requests that change nothing (GET, HEAD), anything else 403 whatever the account
+# may. Checked once, by the authentication layer (http/auth.py), for every route that takes credentials.
+# Another scope is another entry here: its name and the methods it allows (a finer one, say "workspaces:write",
+# would map to a predicate of the method and the route's blueprint instead, checked at the same place), then
+# its name in schemas/tokens.py's choices.
+FULL_SCOPE = "all"
+TOKEN_SCOPES = {
+    FULL_SCOPE: None,  # no restriction beyond the account's own
+    "read": frozenset({"GET", "HEAD"}),
+}
+
+
+def scope_allows(scope, method):
+    """May a token of `scope` (None: a password, or a token stored before scopes: everything) make a request
+    with this HTTP method?"""
+    allowed = TOKEN_SCOPES.get(scope or FULL_SCOPE, frozenset())  # an unknown scope allows nothing
+    return allowed is None or method in allowed

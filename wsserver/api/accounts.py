@@ -13,7 +13,7 @@ from schemas.common import EmptySchema
 
 from ..errors import error_response
 from ..http.auth import current_account, password_login
-from ..services import accounts, organizations
+from ..services import accounts, organizations, tokens
 from .common import Blueprint
 
 blp = Blueprint("accounts", __name__, description="Accounts, tokens and the caller's own profile.")
@@ -23,21 +23,24 @@ blp = Blueprint("accounts", __name__, description="Accounts, tokens and the call
 class TokenResource(MethodView):
     @blp.doc(operationId="createToken")
     @blp.public
-    @blp.errors(400, 401, 403, 413, 415, 429, 507)
+    @blp.errors(400, 401, 403, 413, 415, 422, 429, 507)
     @blp.arguments(TokenRequestSchema())
     @blp.response(200, TokenSchema)
     def post(self, payload):
         """Exchange a username and password for a fresh personal access token.
 
         Failed attempts are counted per username and address (see the README's rate limits): too many answer 429.
-        An account that holds WSSERVER_MAX_TOKENS_PER_ACCOUNT tokens already is answered 403 naming that quota.
+        An account that holds WSSERVER_MAX_TOKENS_PER_ACCOUNT tokens already is answered 403 naming that quota;
+        an `expiresIn` beyond WSSERVER_TOKEN_MAX_DAYS 422. The token is named `password`; GET /tokens shows its
+        expiry.
         """
         credentials = payload["credentials"]
         account = password_login(credentials["username"], credentials["password"])
         if account is None:
             return error_response(401, "Wrong username or password.")
+        token = tokens.issue(account, "password", payload.get("expiresIn"))
         # a secret in the answer: no cache (browser, proxy) may keep it
-        return {"token": accounts.issue_token(account, name="password")}, 200, {"Cache-Control": "no-store"}
+        return {"token": token.secret}, 200, {"Cache-Control": "no-store"}
 
 
 @blp.route("/me")

@@ -10,7 +10,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas.workspaces import FULLNAME_PATTERN
 
-from ..http.auth import auth
+from ..http.auth import login_required
+from ..permissions import TOKEN_SCOPES, scope_allows
 from ..http.smorest import RATE_LIMITED
 
 
@@ -72,8 +73,10 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
     def authenticated(self, func):
-        """Require credentials, and document the 401, the rate limit's 429 and what any route may answer."""
-        return self.errors(401, 429, *EVERY_ROUTE_ERRORS)(auth.login_required(func))
+        """Require credentials, and document the 401, the rate limit's 429 and what any route may answer;
+        and a 403 where some token scope refuses the method (`func` is a MethodView's get, post, ...)."""
+        refusable = not all(scope_allows(scope, func.__name__.upper()) for scope in TOKEN_SCOPES)
+        return self.errors(401, 429, *EVERY_ROUTE_ERRORS, *((403,) if refusable else ()))(login_required(func))
 
     def public(self, func):
         """No credentials needed (overrides the document's global security); documents what any route may answer."""

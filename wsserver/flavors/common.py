@@ -3,7 +3,7 @@ error documentation in the flavor's own shape."""
 import flask_smorest
 
 from ..api.common import EVERY_ROUTE_ERRORS, JSONParser
-from ..http.auth import auth
+from ..http.auth import login_required
 from ..http.smorest import RATE_HEADER_REFS
 
 
@@ -47,4 +47,4 @@ class FlavorBlueprint(flask_smorest.Blueprint):
     def authenticated(self, func):
         """Require credentials (a Bearer token or Basic, as the native API); document the 401, the rate
         limit's 429 and what any route may answer."""
-        return self.errors(401, 429, *EVERY_ROUTE_ERRORS)(auth.login_required(func))
+        return self.errors(401, 429, *EVERY_ROUTE_ERRORS)(login_required(func))

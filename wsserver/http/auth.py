@@ -4,13 +4,18 @@ Credentials are checked once per request and the outcome remembered: the rate
 limiter checks them first (identify_caller, to key the budget on the verified
 account), the route's login_required then reuses the outcome. Passwords go
 through password_login, behind the failed-login lock-out (http/ratelimit.py).
+A token's scope (permissions.TOKEN_SCOPES) is enforced here, once, for every
+route that takes credentials (login_required).
 """
+import functools
+
 from flask import request
 from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 
-from ..errors import MESSAGES, TooManyRequests, error_response
+from ..errors import MESSAGES, Forbidden, TooManyRequests, error_response
+from ..permissions import FULL_SCOPE, scope_allows
 from . import ratelimit
-from ..services import accounts
+from ..services import accounts, tokens
 
 # In the WSGI environ, so it lives exactly as long as the request (flask.g can outlive one).
 _OUTCOMES = "wsserver.credential_outcomes"
@@ -53,7 +58,7 @@ def _remembered(credentials, check):
 
 @token_auth.verify_token
 def verify_token(token):
-    return _remembered(("bearer", token), lambda: accounts.account_for_token(token))
+    return _remembered(("bearer", token), lambda: tokens.account_for_token(token))
 
 
 @basic_auth.verify_password
@@ -109,3 +114,23 @@ def authentication_failed(status):
 
 def current_account():
     return auth.current_user()
+
+
+def current_token_id():
+    """The id of the token this request carries (None: a password)."""
+    return getattr(current_account(), "token_id", None)
+
+
+def login_required(view):
+    """auth.login_required, then the token's scope: a request its token's scope does not allow is refused
+    (403) before the view runs, whatever the account may do. Passwords have every scope."""
+
+    @functools.wraps(view)
+    def within_scope(*args, **kwargs):
+        scope = getattr(current_account(), "token_scope", None)
+        if not scope_allows(scope, request.method):
+            raise Forbidden(f"This token's scope ({scope}) does not allow {request.method} requests; "
+                            f"use a token of scope {FULL_SCOPE}.")
+        return view(*args, **kwargs)
+
+    return auth.login_required(within_scope)

@@ -18,7 +18,10 @@ from .backup import BackupError
 from ..config import ConfigError
 from ..storage.disk import missing_folder
 from ..errors import DomainError
-from ..services import accounts
+from ..permissions import FULL_SCOPE
+from ..services import accounts, tokens
+
+TOKEN_COLUMNS = ("id", "name", "prefix", "scope", "created", "last used", "expires")
 
 
 def one_line(text):
@@ -135,11 +138,43 @@ def register_commands(app):
     @app.cli.command("issue-token")
     @click.argument("username")
     @click.option("--name", default="cli", help="A label for the token.")
+    @click.option("--expires-in-days", type=click.IntRange(1, 36500), default=None,
+                  help="Days the token works for (default: no expiry, or WSSERVER_TOKEN_MAX_DAYS).")
+    @click.option("--read-only", is_flag=True, help="Scope `read`: GET and HEAD requests only.")
     @needs_instance
-    def issue_token(username, name):
+    def issue_token(username, name, expires_in_days, read_only):
         """Issue a new personal access token for an account and print it."""
         account = accounts.find_account(username)
-        click.echo(accounts.issue_token(account, name=name))
+        expires_in = expires_in_days * tokens.SECONDS_PER_DAY if expires_in_days else None
+        click.echo(tokens.issue(account, name, expires_in, "read" if read_only else FULL_SCOPE).secret)
+
+    @app.cli.command("list-tokens")
+    @click.argument("username")
+    @needs_instance
+    def list_tokens(username):
+        """List an account's tokens (never their values): id, name, prefix, scope, times."""
+        rows = tokens.tokens_of(accounts.find_account(username))
+        click.echo("\t".join(TOKEN_COLUMNS))
+        for token in rows:
+            expires = ("expired " if token.expired else "") + (token.expires_at or "never")
+            click.echo("\t".join((token.id, token.name, token.prefix or "-", token.scope or FULL_SCOPE,
+                                  token.created_at, token.last_used_at or "never", expires)))
+
+    @app.cli.command("revoke-token")
+    @click.argument("token_id")
+    @needs_instance
+    def revoke_token(token_id):
+        """Revoke one token (any account's) by its id (see list-tokens); refused at once on every node."""
+        tokens.revoke(None, token_id)
+        click.echo(f"Revoked token {token_id}.")
+
+    @app.cli.command("revoke-tokens")
+    @click.argument("username")
+    @needs_instance
+    def revoke_tokens(username):
+        """Revoke every token of an account (a leaked one among them, say)."""
+        count = tokens.revoke_all(accounts.find_account(username))
+        click.echo(f"Revoked {count} token{'s' if count != 1 else ''} of '{username}'.")
 
 
 def register_backup_commands(app):

@@ -1,22 +1,20 @@
-"""Accounts and personal access tokens: creation, authentication, bootstrap, removal."""
+"""Accounts: creation, password authentication, bootstrap, removal (their tokens: services/tokens.py)."""
 import functools
-import hmac
 import os
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..storage.db import PreparedSelect, database, lock_rows, retrying
+from ..storage.db import database, lock_rows, retrying
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..fields import NICKNAME_LENGTH, PASSWORD_LENGTH, USERNAME_MAX_LENGTH, USERNAME_PATTERN, USERNAME_RULE
-from ..ids import account_uuid, hash_secret, new_id, new_secret, now_iso
+from ..ids import account_uuid, hash_secret, new_id, now_iso
 from ..storage.models import Account, AclEntry, Token, Workspace
 from ..storage import avatar_files
-from . import members, quotas
+from . import members, tokens
+from .tokens import ENVIRONMENT_TOKEN_NAME
 
 BOOTSTRAP_USERNAME = "admin"
 ADMIN_TOKEN_FILE = "admin-token"
-# Name of the token that WSSERVER_ADMIN_TOKEN gives `admin` (at most one at a time).
-ENVIRONMENT_TOKEN_NAME = "environment"
 
 
 def _new_account(**columns):
@@ -32,25 +30,6 @@ def _dummy_password_hash():
     return generate_password_hash("wsserver-dummy-password")
 
 
-def account_for_token(secret):
-    """The account a bearer token belongs to, or None."""
-    if not secret or len(secret) > 256:
-        return None
-    digest = hash_secret(secret)
-    account = _ACCOUNT_OF_TOKEN.first(digest)
-    if account is None or not hmac.compare_digest(account.token_hash, digest):
-        return None
-    return account
-
-
-# Run on every authenticated request: written once (see storage.db.PreparedSelect).
-_ACCOUNT_OF_TOKEN = PreparedSelect(
-    Account,
-    lambda digest: Account.select(Account, Token.token_hash).join(Token).where(Token.token_hash == digest).limit(1),
-    arity=1,
-)
-
-
 def account_for_password(username, password):
     """The account whose username and password match, or None (same cost either way)."""
     if not username or not password or len(username) > USERNAME_MAX_LENGTH or len(password) > PASSWORD_LENGTH[1] or "\x00" in username:
@@ -60,16 +39,6 @@ def account_for_password(username, password):
     if not check_password_hash(stored or _dummy_password_hash(), password) or stored is None:
         return None
     return account
-
-
-def issue_token(account, name=""):
-    """Create a new token for the account; the clear value is returned once and never stored.
-    QuotaExceeded when the account holds WSSERVER_MAX_TOKENS_PER_ACCOUNT already."""
-    secret = new_secret()
-    with database.atomic():
-        quotas.check_new_token(account)
-        Token.create(id=new_id(), account=account, token_hash=hash_secret(secret), name=name[:64], created_at=now_iso())
-    return secret
 
 
 def create_account(actor, username, nickname=None, password=None, admin=False):
@@ -93,7 +62,7 @@ def create_account(actor, username, nickname=None, password=None, admin=False):
             admin=bool(admin),
             created_at=now_iso(),
         )
-        token = issue_token(account, name="created")
+        token = tokens.issue(account, "created").secret
     return account, token
 
 
@@ -206,7 +175,7 @@ def ensure_bootstrap_admin(instance_path, admin_token=None):
         account = _new_account(
             username=BOOTSTRAP_USERNAME, nickname="Administrator", admin=True, created_at=now_iso()
         )
-        secret = issue_token(account, name="bootstrap")
+        secret = tokens.issue(account, "bootstrap").secret
     path = os.path.join(instance_path, ADMIN_TOKEN_FILE)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:

@@ -8,7 +8,8 @@ requests, so that one account cannot fill the disk or make every listing of it h
   account's workspaces (the same `created_by`) point at, a file once per workspace that points at
   it (each of them costs its bytes in every answer that carries the image, as the engineering
   flavor's), whoever uploaded or linked it. Known from the same index and one stat per distinct file.
-- tokens held (WSSERVER_MAX_TOKENS_PER_ACCOUNT): the account's token rows (index on `account`).
+- tokens held (WSSERVER_MAX_TOKENS_PER_ACCOUNT): the account's token rows (index on `account`); its
+  expired tokens are removed before the count (services/tokens.issue).
 
 Instance administrators have no quota. A setting of 0 means no limit. Each check runs inside the
 write transaction that would add the thing, after the lock that serializes such writes (SQLite's
@@ -58,9 +59,9 @@ def check_new_token(account):
     held = Token.select(fn.COUNT(Token.id)).where(Token.account == account.id).scalar()
     if held >= limit:
         raise QuotaExceeded(
-            f"You hold {held} tokens; an account may hold at most {limit}. Keep using one you have: tokens cannot "
-            f"be listed or revoked yet (a coming version adds it); until then an instance administrator can raise "
-            f"WSSERVER_MAX_TOKENS_PER_ACCOUNT.",
+            f"You hold {held} tokens; an account may hold at most {limit}. Revoke those you no longer use: "
+            f"GET /api/v2/tokens lists them, DELETE /api/v2/tokens/{{id}} revokes one; an instance administrator "
+            f"can also run `flask --app app revoke-tokens`.",
             "MAX_TOKENS_PER_ACCOUNT", limit,
         )
 

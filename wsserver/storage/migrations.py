@@ -20,10 +20,10 @@ from ..ids import account_uuid, new_uuid, now_iso
 from . import index
 from .db import database, engine
 from .models import (
-    MODELS, Account, AclEntry, Organization, SchemaVersion, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag,
+    MODELS, Account, AclEntry, Organization, SchemaVersion, Token, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag,
 )
 
-CURRENT_VERSION = 7
+CURRENT_VERSION = 8
 
 # Sort orders of GET /workspaces that an index serves (ties broken by id).
 LISTING_INDEXES = (
@@ -154,6 +154,19 @@ def upgrade_attribute_index(migrator):
     index.rebuild()
 
 
+# Version 8's token columns (services/tokens.py: a token's life cycle).
+TOKEN_COLUMNS = ("prefix", "last_used_at", "expires_at", "scope")
+
+
+def upgrade_token_life_cycle(migrator):
+    """Version 8: a token's visible prefix, last use, expiry and scope; existing tokens keep working as they
+    did (no expiry, scope "all", no prefix: only the server's own new tokens show one)."""
+    present = {column.name for column in migrator.database.get_columns("token")}
+    apply_operations(*[migrator.add_column("token", name, getattr(Token, name))
+                       for name in TOKEN_COLUMNS if name not in present])
+    Token.update(scope="all").where(Token.scope.is_null()).execute()
+
+
 # version -> function(migrator) bringing a database from version - 1 to version
 UPGRADES = {
     2: lambda migrator: install_listing(migrator.database),
@@ -162,6 +175,7 @@ UPGRADES = {
     5: upgrade_flavor_fields,
     6: upgrade_attribute_index,
     7: lambda migrator: [migrator.database.execute_sql(statement) for statement in STATE_INDEXES],
+    8: upgrade_token_life_cycle,
 }
 
 

@@ -53,6 +53,14 @@ class Token(BaseModel):
     token_hash = CharField(max_length=64, unique=True)
     name = CharField(max_length=64, default="")
     created_at = CharField(max_length=32)
+    # Schema version 8 (services/tokens.py), nullable as other added columns: the first characters of a
+    # token the server made (ids.visible_prefix; empty for one given in a seed file or the environment),
+    # when it was last used (written at most once a minute), when it stops working (None: never), and
+    # what it may do (permissions.TOKEN_SCOPES; None is "all").
+    prefix = CharField(max_length=16, null=True)
+    last_used_at = CharField(max_length=32, null=True)
+    expires_at = CharField(max_length=32, null=True)
+    scope = CharField(max_length=16, null=True, default="all")
 
 
 class Organization(BaseModel):

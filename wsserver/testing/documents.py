@@ -7,6 +7,7 @@ from werkzeug.security import generate_password_hash
 from schemas.seed import SEED_FORMAT_VERSION, SeedSchema
 
 from ..fields import DEFAULT_ORGANIZATION_NAME, DEFAULT_VISIBILITY
+from ..permissions import FULL_SCOPE
 from ..ids import account_uuid, hash_secret, new_id, new_secret, new_uuid, now_iso
 
 SEED_TOKEN_NAME = "seed"
@@ -33,7 +34,10 @@ def normalize(seed):
             "admin": entry.get("admin", False),
             "passwordHash": password_hash,
             "tokens": [
-                {"id": new_id(), "hash": digest, "name": SEED_TOKEN_NAME, "createdAt": created_at} for digest in digests
+                # a seed file's token: the default name, no expiry, every scope, no prefix shown
+                {"id": new_id(), "hash": digest, "name": SEED_TOKEN_NAME, "createdAt": created_at, "prefix": None,
+                 "lastUsedAt": None, "expiresAt": None, "scope": FULL_SCOPE}
+                for digest in digests
             ],
             "createdAt": created_at,
         })

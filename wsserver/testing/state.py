@@ -24,7 +24,10 @@ ACCOUNT_FIELDS = (
     ("id", "id"), ("uuid", "uuid"), ("username", "username"), ("nickname", "nickname"), ("admin", "admin"),
     ("passwordHash", "password_hash"), ("createdAt", "created_at"),
 )
-TOKEN_FIELDS = (("id", "id"), ("hash", "token_hash"), ("name", "name"), ("createdAt", "created_at"))
+TOKEN_FIELDS = (
+    ("id", "id"), ("hash", "token_hash"), ("name", "name"), ("createdAt", "created_at"), ("prefix", "prefix"),
+    ("lastUsedAt", "last_used_at"), ("expiresAt", "expires_at"), ("scope", "scope"),
+)
 ORGANIZATION_FIELDS = (("id", "id"), ("name", "name"), ("default", "is_default"), ("createdAt", "created_at"))
 WORKSPACE_FIELDS = (
     ("id", "id"), ("fullname", "fullname"), ("invite", "invite"), ("tags", "tags"), ("labels", "labels"),

@@ -13,7 +13,8 @@ from schemas.workspaces import WorkspacePutSchema
 
 from ..errors import CounterStorageError, CountersUnavailable, DomainError, Invalid, TooManyRequests
 from ..http.auth import password_login
-from ..services import accounts, listing, workspaces
+from ..permissions import FULL_SCOPE
+from ..services import listing, tokens, workspaces
 from .blueprint import blp, render_page
 from .session import sign_in as start_session
 from .session import sign_out as end_session
@@ -69,7 +70,10 @@ def sign_in():
         form = request.form
         try:
             if form.get("token"):
-                account = accounts.account_for_token(form["token"].strip())
+                account = tokens.account_for_token(form["token"].strip())
+                if account is not None and (account.token_scope or FULL_SCOPE) != FULL_SCOPE:
+                    # a session may do everything: a token that may not is no way into one
+                    problem, account = "This token may only read: sign in with your password or a full token.", None
             else:
                 account = password_login(form.get("username", ""), form.get("password", ""))
         except TooManyRequests as refusal:
