@@ -10,7 +10,7 @@ and write that service's shapes and errors. It exposes:
 - `error_answer(status, message, details)` -> (status, body, mimetype): its error shape, for every
   error of its requests (errors.register_error_dialect).
 
-WSSERVER_FLAVORS says which are served and where (config._flavors); a flavor mounted at `/` answers
+WSSERVER_FLAVORS says which are served and where (config_values._flavors); a flavor mounted at `/` answers
 at the server's root. When one of those has paths under `/api` (the engineering flavor's
 `/api/workspaces/`), the native `/api` alias is off (the native API stays at `/api/v2`), since the
 flavor would otherwise sit in the alias's place.
