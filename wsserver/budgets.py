@@ -22,7 +22,7 @@ import time
 
 PARTIAL_HEADER = "X-Answer-Partial"
 TIMING_HEADER = "Server-Timing"
-SEARCH, PAGE, IMAGE = "search", "page", "image"
+SEARCH, PAGE, IMAGE, BOUNDING_BOX = "search", "page", "image", "bounding_box"
 # The most bytes one character of stored text takes in the app's JSON (http/json.py writes UTF-8,
 # not \u escapes: 4 bytes at most; a control character is written as a 6-byte \u00XX escape).
 JSON_BYTES_PER_CHARACTER = 6

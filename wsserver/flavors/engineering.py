@@ -23,7 +23,7 @@ from schemas.flavors.engineering import (
 
 from .. import budgets
 from ..errors import Forbidden, NotFound, messages_in
-from ..http.answer_budget import answer_budget, json_size
+from ..http.answer_budget import lightened_to_fit
 from ..http.auth import current_account
 from ..permissions import may_list_all
 from ..services import avatars, listing, lookups, workspaces
@@ -108,26 +108,13 @@ class EngineeringCurrentUser(MethodView):
 
 
 def within_budget(items):
-    """The page's items within WSSERVER_MAX_ANSWER_BYTES. Images (up to 1 MB each) give way first:
-    every item is shown, and the images that would pass the budget are `null` (`X-Answer-Partial:
-    image`), since the service's own client (the VIKTOR SDK) pages by offset += limit and never reads
-    `next`: a shorter page would make it skip the rest silently. Only a page too large without any
-    image (huge attributes) ends early, `next` leading on from its last item (`page`)."""
-    view = EngineeringWorkspaceShortSchema.view
-    bare = [item._replace(image=None) for item in items]
-    sizes = [json_size(view(item)) + 1 for item in bare]  # + 1: the comma between items
-    shown = budgets.fit(sizes, int, answer_budget())  # marks the answer `page` when not all fit
-    room = answer_budget() - sum(sizes[:shown])
-    kept = []
-    for item, without in zip(items[:shown], bare[:shown]):
-        extra = len(item.image) - 2 if item.image else 0  # "…" (its base64 and two quotes) in place of null
-        if extra <= room:
-            room -= extra
-            kept.append(item)
-        else:
-            kept.append(without)
-            budgets.cut_short(budgets.IMAGE)
-    return kept
+    """The page's items within WSSERVER_MAX_ANSWER_BYTES, images (up to 1 MB each) giving way first
+    (`X-Answer-Partial: image`): the service's own client (the VIKTOR SDK) pages by offset += limit and
+    never reads `next`, so every item is shown and the images that would pass the budget are null."""
+    return lightened_to_fit(
+        items, EngineeringWorkspaceShortSchema.view, lambda item: item._replace(image=None),
+        lambda item: len(item.image) - 2 if item.image else 0,  # "…" (its base64 and two quotes) for null
+        budgets.IMAGE)
 
 
 # --- paging links (DRF's LimitOffsetPagination and its replace_query_param / remove_query_param) ----

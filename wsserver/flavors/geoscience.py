@@ -18,8 +18,9 @@ from schemas.flavors.geoscience import (
     GeoGetQuerySchema, GeoListQuerySchema, GeoProblemSchema, GeoWorkspaceListSchema, GeoWorkspaceSchema,
 )
 
+from .. import budgets
 from ..errors import Forbidden, Invalid, NotFound, messages_in
-from ..http.answer_budget import fitting
+from ..http.answer_budget import json_size, lightened_to_fit
 from ..http.auth import current_account
 from ..ids import account_uuid
 from ..permissions import LEVEL_NAMES, may_list_all
@@ -110,7 +111,7 @@ class GeoWorkspaces(MethodView):
             )
             rows, total = listing.list_workspaces(account, query)
         results = _shown(account, rows, organization_id)
-        results = results[:fitting(results, dict)]  # WSSERVER_MAX_ANSWER_BYTES: `next` leads on from the last shown
+        results = within_budget(results)
         return {"links": _links(parameters, total, len(results)), "results": results}
 
 
@@ -159,6 +160,17 @@ def _organization_id(org_id):
     if organization is None:
         raise NotFound(f"Organization {canonical} not found.")
     return organization.id
+
+
+def within_budget(results):
+    """The page's workspaces within WSSERVER_MAX_ANSWER_BYTES, bounding boxes (seeded polygons, any size)
+    giving way first (`X-Answer-Partial: bounding_box`): the service's client pages by offset += limit,
+    so every workspace is shown and the boxes that would pass the budget are null. The other fields are
+    bounded by their limits; only a page too large without the boxes ends early (`links.next`)."""
+    return lightened_to_fit(
+        results, dict, lambda shown: {**shown, "bounding_box": None},
+        lambda shown: json_size(shown["bounding_box"]) - 4 if shown["bounding_box"] else 0,  # 4: null
+        budgets.BOUNDING_BOX)
 
 
 def _links(parameters, total, count):

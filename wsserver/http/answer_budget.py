@@ -35,3 +35,26 @@ def fitting(items, view, bound=None, budget=None, reason=budgets.PAGE):
         return len(items)
     return budgets.fit(items, lambda item: json_size(view(item)) + 1, budget, reason)  # + 1: the comma between items
 
+
+
+def lightened_to_fit(items, view, lighten, extra_bytes, reason):
+    """Every item within the answer budget, its heavy part giving way first (`lighten(item)`: the item
+    without it, shown as null; `extra_bytes(item)`: what the part adds to the item's JSON). For
+    dialects whose clients page by offset += limit and never read `next`, so that a shorter page would
+    make them skip the rest silently: the heavy parts that would pass the budget are null, marked
+    `X-Answer-Partial: <reason>`. Only a page too large even without them ends early (`page`)."""
+    budget = answer_budget()
+    bare = [lighten(item) for item in items]
+    sizes = [json_size(view(item)) + 1 for item in bare]  # + 1: the comma between items
+    shown = budgets.fit(sizes, int, budget)  # marks the answer `page` when not all fit
+    room = budget - sum(sizes[:shown])
+    kept = []
+    for item, without in zip(items[:shown], bare[:shown]):
+        extra = extra_bytes(item)
+        if extra <= room:
+            room -= extra
+            kept.append(item)
+        else:
+            kept.append(without)
+            budgets.cut_short(reason)
+    return kept
