@@ -14,6 +14,7 @@ import base64
 import hashlib
 import secrets
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -156,4 +157,19 @@ def now_iso():
     if _fixed_time is not None:
         return _fixed_time
     return format_time(datetime.now(timezone.utc))
+
+
+_minute = (None, None)  # (minutes since the epoch, its stored text up to the minute), refreshed as it passes
+
+
+def current_minute():
+    """now_iso() up to the minute ("2024-06-01T09:30"), for comparing stored times without formatting one:
+    written once a minute per process (every authenticated request asks)."""
+    global _minute
+    if _fixed_time is not None:
+        return _fixed_time[:16]
+    number = int(time.time() // 60)
+    if _minute[0] != number:
+        _minute = (number, format_time(datetime.fromtimestamp(number * 60, timezone.utc))[:16])
+    return _minute[1]
 

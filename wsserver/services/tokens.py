@@ -21,7 +21,7 @@ from peewee import DatabaseError
 
 from ..errors import Invalid, NotFound
 from ..fields import TOKEN_LONGEST_EXPIRY_SECONDS as LONGEST_EXPIRY_SECONDS, TOKEN_NAME_MAX_LENGTH
-from ..ids import hash_secret, new_id, new_secret, now_iso, shifted, visible_prefix
+from ..ids import current_minute, hash_secret, new_id, new_secret, now_iso, shifted, visible_prefix
 from ..permissions import FULL_SCOPE, TOKEN_SCOPES
 from ..storage.db import PreparedSelect, database
 from ..storage.models import Account, Token
@@ -77,13 +77,18 @@ def account_for_token(secret):
     account = _ACCOUNT_OF_TOKEN.first(digest)
     if account is None or not hmac.compare_digest(account.token_hash, digest):
         return None
-    now = now_iso()
-    if _expired(account.token_expires_at, account.token_created_at, account.token_name, now, max_lifetime_seconds()):
-        return None
+    cap = max_lifetime_seconds()
+    now = None  # the time as text, made only when something must be compared with it (most requests: not)
+    if account.token_expires_at is not None or cap is not None:
+        now = now_iso()
+        if _expired(account.token_expires_at, account.token_created_at, account.token_name, now, cap):
+            return None
     last_used = account.token_last_used_at
-    # the same minute of the clock: certainly recent enough, decided without computing a time
-    if last_used is None or (last_used[:16] != now[:16] and last_used <= shifted(now, -LAST_USE_PRECISION_SECONDS)):
-        _note_use(account.token_id, now)
+    # used in this minute of the clock: certainly recent enough, decided without making a time
+    if last_used is None or last_used[:16] != current_minute():
+        now = now or now_iso()
+        if last_used is None or last_used <= shifted(now, -LAST_USE_PRECISION_SECONDS):
+            _note_use(account.token_id, now)
     return account
 
 
