@@ -1,7 +1,7 @@
 """Workspace views (WorkspaceView, WorkspaceViewShort) and the PUT payload."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from wsserver.budgets import text_bound
+from wsserver.budgets import JSON_BYTES_PER_CHARACTER
 from wsserver.fields import DESCRIPTION_MAX_LENGTH
 
 from .common import MULTILINE, StrictBoolean, Text, TextUrl, WholeStringRegexp
@@ -9,6 +9,8 @@ from .common import MULTILINE, StrictBoolean, Text, TextUrl, WholeStringRegexp
 FULLNAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 MAX_TAGS = 50
 MAX_LABELS = 50
+# The longest texts of a workspace, in characters.
+FULLNAME_MAX, TITLE_MAX, AVATAR_URL_MAX, TAG_MAX, LABEL_KEY_MAX, LABEL_VALUE_MAX = 64, 128, 2048, 64, 64, 256
 
 
 class MetaSchema(Schema):
@@ -53,10 +55,11 @@ class WorkspaceViewShortSchema(_DumpedByView, Schema):
     def size_bound(workspace):
         """An upper bound of the bytes of this workspace's view (the answer budget's cheap test): its
         stored text at the most bytes a character can take, plus the keys, ids and times."""
-        texts = [workspace.fullname, workspace.title, workspace.description, workspace.avatar, *workspace.tags]
-        for key, value in workspace.labels.items():
-            texts += (key, value)
-        return text_bound(texts) + VIEW_OVERHEAD_BYTES
+        labels = workspace.labels
+        characters = (len(workspace.fullname) + len(workspace.title or "") + len(workspace.description or "")
+                      + len(workspace.avatar or "") + sum(map(len, workspace.tags)) + sum(map(len, labels))
+                      + sum(map(len, labels.values())))
+        return JSON_BYTES_PER_CHARACTER * characters + VIEW_OVERHEAD_BYTES
 
 
 class WorkspaceViewSchema(WorkspaceViewShortSchema):
@@ -82,6 +85,13 @@ class WorkspaceViewSchema(WorkspaceViewShortSchema):
 VIEW_OVERHEAD_BYTES = 1024
 
 
+# The most bytes any workspace's view can take, from the fields' limits: a page of at most
+# MAX_ANSWER_BYTES / LARGEST_VIEW_BYTES workspaces needs no measuring at all.
+LARGEST_VIEW_BYTES = JSON_BYTES_PER_CHARACTER * (
+    FULLNAME_MAX + TITLE_MAX + DESCRIPTION_MAX_LENGTH + AVATAR_URL_MAX + MAX_TAGS * TAG_MAX
+    + MAX_LABELS * (LABEL_KEY_MAX + LABEL_VALUE_MAX)) + VIEW_OVERHEAD_BYTES
+
+
 def workspace_fields(workspace):
     return {
         "id": workspace.id,
@@ -94,7 +104,7 @@ def workspace_fields(workspace):
 
 
 class MetaInputSchema(Schema):
-    title = Text(allow_none=True, validate=validate.Length(max=128))
+    title = Text(allow_none=True, validate=validate.Length(max=TITLE_MAX))
     description = Text(
         allow_none=True, controls=MULTILINE, validate=validate.Length(max=DESCRIPTION_MAX_LENGTH),
         metadata={"description": "Free text (line breaks and tabs allowed), or null to clear it."},
@@ -103,21 +113,21 @@ class MetaInputSchema(Schema):
         allow_none=True,
         schemes={"http", "https"},
         require_tld=False,
-        validate=validate.Length(max=2048),
+        validate=validate.Length(max=AVATAR_URL_MAX),
         metadata={"description": "http(s) URL of an image, or null to clear it.", "format": "uri"},
     )
 
 
 FULLNAME_VALIDATORS = [
-    validate.Length(min=2, max=64),
+    validate.Length(min=2, max=FULLNAME_MAX),
     WholeStringRegexp(FULLNAME_PATTERN, error="Must be kebab-case: lowercase letters and digits separated by single hyphens."),
 ]
 
 
 # Tags and label keys are single-line names; label values may hold tabs and line breaks.
-TAG = Text(validate=validate.Length(min=1, max=64))
-LABEL_KEY = Text(validate=validate.Length(min=1, max=64))
-LABEL_VALUE = Text(controls=MULTILINE, validate=validate.Length(max=256))
+TAG = Text(validate=validate.Length(min=1, max=TAG_MAX))
+LABEL_KEY = Text(validate=validate.Length(min=1, max=LABEL_KEY_MAX))
+LABEL_VALUE = Text(controls=MULTILINE, validate=validate.Length(max=LABEL_VALUE_MAX))
 
 
 def distinct(values):

@@ -84,7 +84,3 @@ def fit(items, size_of, budget, reason=PAGE):
             return shown
     return len(items)
 
-
-def text_bound(texts):
-    """An upper bound of the JSON bytes of these strings (None counts as nothing)."""
-    return JSON_BYTES_PER_CHARACTER * sum(len(text) for text in texts if text)

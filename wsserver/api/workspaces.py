@@ -5,7 +5,7 @@ from marshmallow import RAISE
 
 from schemas.common import EmptySchema
 from schemas.listing import ListQuerySchema, paging_links
-from schemas.workspaces import WorkspacePutSchema, WorkspaceViewSchema, WorkspaceViewShortSchema
+from schemas.workspaces import LARGEST_VIEW_BYTES, WorkspacePutSchema, WorkspaceViewSchema, WorkspaceViewShortSchema
 
 from ..http.answer_budget import fitting
 from ..http.auth import current_account
@@ -66,7 +66,8 @@ class Workspaces(MethodView):
         request are a 422. `X-Total-Count` is the number of matches before paging.
         """
         rows, total = listing.list_workspaces(current_account(), query)
-        shown = fitting(rows, WorkspaceViewShortSchema.view, bound=WorkspaceViewShortSchema.size_bound)
+        shown = fitting(rows, WorkspaceViewShortSchema.view, bound=WorkspaceViewShortSchema.size_bound,
+                        largest=LARGEST_VIEW_BYTES)
         links = paging_links(request.base_url, request.args, query, total, shown)
         return rows[:shown], 200, {"X-Total-Count": str(total), "Link": links}
 

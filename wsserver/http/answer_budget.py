@@ -24,14 +24,18 @@ def json_size(value):
     return len(current_app.json.dumps(value).encode("utf-8"))
 
 
-def fitting(items, view, bound=None, budget=None, reason=budgets.PAGE):
+def fitting(items, view, bound=None, largest=None, budget=None, reason=budgets.PAGE):
     """How many of the leading `items` fit in the answer budget, each shown as `view(item)`.
 
-    `bound(item)`, when given, is an upper bound of an item's bytes that costs no serialization:
-    when the bounds add up to the budget or less, every item fits without being measured. Fewer
-    than all: the answer is marked cut short for `reason` (None: not marked)."""
+    `largest`, when given, is the most bytes any item can take: a page of so few that even the
+    largest would fit costs nothing more. `bound(item)`, when given, is an upper bound of one item's
+    bytes that costs no serialization: when the bounds add up to the budget or less, every item fits
+    without being measured. Fewer than all: the answer is marked cut short for `reason` (None: not
+    marked)."""
     budget = answer_budget() if budget is None else budget
-    if bound is not None and sum(bound(item) for item in items) <= budget:
+    if largest is not None and len(items) * largest <= budget:
+        return len(items)
+    if bound is not None and sum(map(bound, items)) <= budget:
         return len(items)
     return budgets.fit(items, lambda item: json_size(view(item)) + 1, budget, reason)  # + 1: the comma between items
 
