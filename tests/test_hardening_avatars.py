@@ -475,10 +475,11 @@ def test_a_clean_up_that_loses_the_lock_race_is_retried_without_any_request(inst
         rival.execute("COMMIT")
         rival.close()
 
-    # No request from here on: the file goes by itself, the referenced one stays.
-    assert wait_until(lambda: files_on_disk(folder) == {kept}, 5), files_on_disk(folder)
+    # No request from here on: the file goes by itself, the referenced one stays, and the retry queue
+    # empties (it drops a name just after removing its file: waited for together, not read in between).
+    assert wait_until(lambda: files_on_disk(folder) == {kept} and not avatar_files.pending_removals(), 5), \
+        (files_on_disk(folder), avatar_files.pending_removals())
     assert referenced_files(instance_path) == {kept}
-    assert avatar_files.pending_removals() == set()
 
 
 def test_a_removal_that_fails_once_is_retried(client, app, owner, monkeypatch):
