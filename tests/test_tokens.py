@@ -8,6 +8,7 @@ from ui_helpers import sign_in
 from wsserver import create_app, ids
 from wsserver.ids import hash_secret, shifted
 from wsserver.storage.db import database
+from wsserver.storage.migrations import CURRENT_VERSION
 from wsserver.storage.models import SchemaVersion, Token
 
 T0 = "2030-01-01T12:00:00.000Z"
@@ -334,7 +335,7 @@ def test_a_version_7_database_gets_the_token_columns_and_its_tokens_keep_working
     SchemaVersion.update(version=7).execute()
 
     client = create_app(settings).test_client()
-    assert SchemaVersion.get().version == 8
+    assert SchemaVersion.get().version == CURRENT_VERSION
     assert {"prefix", "last_used_at", "expires_at", "scope"} <= {c.name for c in database.get_columns("token")}
     listed = client.get(f"{API}/tokens", headers=bearer(made["token"]))
     assert listed.status_code == 200
@@ -343,4 +344,4 @@ def test_a_version_7_database_gets_the_token_columns_and_its_tokens_keep_working
     assert client.put(f"{API}/workspaces/after-upgrade", json={"fullname": "after-upgrade"},
                       headers=bearer(made["token"])).status_code == 201
     create_app(settings)  # nothing more to upgrade
-    assert SchemaVersion.get().version == 8
+    assert SchemaVersion.get().version == CURRENT_VERSION
