@@ -4,29 +4,15 @@ sight is written at most once a minute, and schema version 9's upgrade. Both eng
 fixed time of ids.now_iso."""
 import pytest
 
-from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, LiveServer, bearer
+from conftest import ADMIN_TOKEN, API, T0, TEST_RATE_LIMIT, LiveServer, bearer
 from ui_helpers import ADMIN, PASSWORD, csrf_token, notices, post_form, sign_in, stored_workspace
 from wsserver import create_app, ids
 from wsserver.ids import shifted
 from wsserver.storage.db import database
 from wsserver.storage.models import SchemaVersion, WebSession
 
-T0 = "2030-01-01T12:00:00.000Z"
 HOUR = 3600
 COOKIE = "wsserver_session"
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The time every now_iso() returns, moved with clock.set(seconds after T0)."""
-
-    class Clock:
-        def set(self, seconds=0):
-            monkeypatch.setattr(ids, "_fixed_time", shifted(T0, seconds))
-
-    clock = Clock()
-    clock.set(0)
-    return clock
 
 
 @pytest.fixture
@@ -128,6 +114,19 @@ def test_sign_out_everywhere_ends_every_browsers_session_and_keeps_other_account
     assert sessions_of(ada["id"]) == [] and len(sessions_of(bob["id"])) == 1
     assert sent_to_sign_in(laptop.get("/ui/")) and sent_to_sign_in(phone.get("/ui/"))
     assert bobs.get("/ui/").status_code == 200
+
+
+def test_delete_sessions_signs_the_caller_out_of_every_browser_and_keeps_its_tokens(app, client, accounts, ada):
+    bob = accounts.create("bob", password=PASSWORD)
+    laptop, phone = browser(app), browser(app)
+    bobs = app.test_client()
+    assert sign_in(bobs, username="bob", password=PASSWORD).status_code == 302
+    ended = client.delete(f"{API}/sessions", headers=ada["headers"])
+    assert (ended.status_code, ended.get_json()) == (200, {"ended": 2})
+    assert sent_to_sign_in(laptop.get("/ui/")) and sent_to_sign_in(phone.get("/ui/"))
+    assert bobs.get("/ui/").status_code == 200 and len(sessions_of(bob["id"])) == 1
+    assert client.get(f"{API}/me", headers=ada["headers"]).status_code == 200
+    assert client.delete(f"{API}/sessions").status_code == 401
 
 
 def test_another_node_sees_a_session_end_at_once(instance_path, app, ada):

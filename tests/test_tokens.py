@@ -3,7 +3,7 @@ expiry (and WSSERVER_TOKEN_MAX_DAYS), the read scope, last use at most once a mi
 and schema version 8's upgrade. Both engines; time is moved with the fixed time of ids.now_iso."""
 import pytest
 
-from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, LiveServer, assert_error, bearer, free_port  # noqa: F401
+from conftest import ADMIN_TOKEN, API, T0, TEST_RATE_LIMIT, LiveServer, assert_error, bearer, free_port  # noqa: F401
 from ui_helpers import sign_in
 from wsserver import create_app, ids
 from wsserver.ids import hash_secret, shifted
@@ -11,21 +11,7 @@ from wsserver.storage.db import database
 from wsserver.storage.migrations import CURRENT_VERSION
 from wsserver.storage.models import SchemaVersion, Token
 
-T0 = "2030-01-01T12:00:00.000Z"
 DAY = 86400
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The time every now_iso() returns, moved with clock.set(seconds after T0)."""
-
-    class Clock:
-        def set(self, seconds=0):
-            monkeypatch.setattr(ids, "_fixed_time", shifted(T0, seconds))
-
-    clock = Clock()
-    clock.set(0)
-    return clock
 
 
 def create(client, headers, status=201, **body):
