@@ -113,6 +113,24 @@ class Accounts:
                 "headers": bearer(data["token"])}
 
 
+# When the `clock` fixture's time starts.
+T0 = "2030-01-01T12:00:00.000Z"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The time every now_iso() returns (test mode's fixed time), moved with clock.set(seconds after T0)."""
+    from wsserver import ids
+
+    class Clock:
+        def set(self, seconds=0):
+            monkeypatch.setattr(ids, "_fixed_time", ids.shifted(T0, seconds))
+
+    clock = Clock()
+    clock.set(0)
+    return clock
+
+
 @pytest.fixture
 def accounts(client):
     return Accounts(client)

@@ -343,6 +343,8 @@ def test_a_full_scenario_through_the_generated_client(server, generated):
     token = spare  # the one ada keeps using
     ada = authenticated(spare.token)
     clients.append(ada)
+    # -- sign out everywhere: ada's web page sessions (none here) end; her token keeps working
+    assert run.ok("endMySessions", 200, client=ada).ended == 0
 
     # -- workspaces with tags, labels and meta (PUT creates: 201, then updates: 200)
     specs = [

@@ -76,6 +76,8 @@ def _call(client, world, route):
         "list_tokens": lambda h: client.get(f"{API}/tokens", headers=h),
         "create_token": lambda h: client.post(f"{API}/tokens", json={"name": "matrix"}, headers=h),
         "revoke_other_tokens": lambda h: client.delete(f"{API}/tokens", headers=h),
+        # web sessions: each caller's own (services/sessions.py)
+        "end_my_sessions": lambda h: client.delete(f"{API}/sessions", headers=h),
         "revoke_target_token": lambda h: client.delete(f"{API}/tokens/{world['target_token']}", headers=h),
     }
     workspace = Workspace.get(Workspace.fullname == WS)
@@ -124,6 +126,7 @@ MATRIX = {
     "list_tokens":            (200, 200, 200, 200, 200, 401, 200),
     "create_token":           (201, 201, 201, 201, 201, 401, 201),
     "revoke_other_tokens":    (200, 200, 200, 200, 200, 401, 200),
+    "end_my_sessions":        (200, 200, 200, 200, 200, 401, 200),
     # another account's token: 404 as if it did not exist (nobody learns its id is one); instance admins revoke any
     "revoke_target_token":    (404, 404, 404, 404, 404, 401, 200),
     "engineering_get":        (200, 200, 200, 200, 404, 401, 200),

@@ -253,13 +253,14 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert refused_status == 403
 
     # Accounts and tokens
-    assert len(tokens) == 7, tokens
-    held, read_status, refused, refused_status, revoked, revoked_status, others = tokens
+    assert len(tokens) == 8, tokens
+    held, read_status, refused, refused_status, revoked, revoked_status, others, sessions_ended = tokens
     assert [(t["name"], t["current"], t["scope"]) for t in held] == [("created", False, "all"), ("password", True, "all")]
     assert all(t["prefix"].startswith("wss_") and len(t["prefix"]) == 12 for t in held)
     assert read_status == 200 and refused_status == 403
     assert_envelope(refused)
     assert revoked == {} and revoked_status == 401 and others == {"revoked": 1}
+    assert sessions_ended == {"ended": 0}
 
     # Backup and restore: the archive in the folder the block made, restored into an empty instance folder
     assert len(backup) == 2, backup

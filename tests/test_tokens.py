@@ -3,28 +3,15 @@ expiry (and WSSERVER_TOKEN_MAX_DAYS), the read scope, last use at most once a mi
 and schema version 8's upgrade. Both engines; time is moved with the fixed time of ids.now_iso."""
 import pytest
 
-from conftest import ADMIN_TOKEN, API, TEST_RATE_LIMIT, LiveServer, assert_error, bearer, free_port  # noqa: F401
+from conftest import ADMIN_TOKEN, API, T0, TEST_RATE_LIMIT, LiveServer, assert_error, bearer, free_port  # noqa: F401
 from ui_helpers import sign_in
 from wsserver import create_app, ids
 from wsserver.ids import hash_secret, shifted
 from wsserver.storage.db import database
+from wsserver.storage.migrations import CURRENT_VERSION
 from wsserver.storage.models import SchemaVersion, Token
 
-T0 = "2030-01-01T12:00:00.000Z"
 DAY = 86400
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The time every now_iso() returns, moved with clock.set(seconds after T0)."""
-
-    class Clock:
-        def set(self, seconds=0):
-            monkeypatch.setattr(ids, "_fixed_time", shifted(T0, seconds))
-
-    clock = Clock()
-    clock.set(0)
-    return clock
 
 
 def create(client, headers, status=201, **body):
@@ -334,7 +321,7 @@ def test_a_version_7_database_gets_the_token_columns_and_its_tokens_keep_working
     SchemaVersion.update(version=7).execute()
 
     client = create_app(settings).test_client()
-    assert SchemaVersion.get().version == 8
+    assert SchemaVersion.get().version == CURRENT_VERSION
     assert {"prefix", "last_used_at", "expires_at", "scope"} <= {c.name for c in database.get_columns("token")}
     listed = client.get(f"{API}/tokens", headers=bearer(made["token"]))
     assert listed.status_code == 200
@@ -343,4 +330,4 @@ def test_a_version_7_database_gets_the_token_columns_and_its_tokens_keep_working
     assert client.put(f"{API}/workspaces/after-upgrade", json={"fullname": "after-upgrade"},
                       headers=bearer(made["token"])).status_code == 201
     create_app(settings)  # nothing more to upgrade
-    assert SchemaVersion.get().version == 8
+    assert SchemaVersion.get().version == CURRENT_VERSION

@@ -122,7 +122,7 @@ SETTINGS = (
     Setting("SECRET_KEY", None, _secret_key,
             "key signing the web page's session cookies (32+ characters); empty: <instance>/secret-key, "
             "made on first use with mode 0600 (give every node the same one)", secret=True),
-    Setting("SESSION_HOURS", 12, _int_between(1, 24 * 30), "hours a web page sign-in lasts"),
+    Setting("SESSION_HOURS", 12, _int_between(1, 24 * 30), "hours a web page sign-in lasts, from signing in"),
     # Test double (README: "Using wsserver as a test double").
     Setting("TEST_MODE", False, _boolean,
             "serve /__admin__/reset and /__admin__/requests; never in production"),

@@ -1,12 +1,12 @@
 """flask-smorest blueprints, one module per resource, and where each is mounted."""
-from . import accounts, avatars, health, members, tokens, workspaces
+from . import accounts, avatars, health, members, sessions, tokens, workspaces
 
 API_PREFIX = "/api/v2"
 # Newer clients of the same API use /api: every resource answers there identically.
 ALIAS_PREFIX = "/api"
 
 # Blueprints served under both prefixes.
-RESOURCES = (accounts.blp, tokens.blp, workspaces.blp, members.blp, avatars.blp)
+RESOURCES = (accounts.blp, tokens.blp, sessions.blp, workspaces.blp, members.blp, avatars.blp)
 # Blueprints served at the root of the server.
 ROOT_RESOURCES = (health.blp, avatars.files_blp)
 

@@ -20,10 +20,11 @@ from ..ids import account_uuid, new_uuid, now_iso
 from . import index
 from .db import database, engine
 from .models import (
-    MODELS, Account, AclEntry, Organization, SchemaVersion, Token, Workspace, WorkspaceAttribute, WorkspaceLabel, WorkspaceTag,
+    MODELS, Account, AclEntry, Organization, SchemaVersion, Token, WebSession, Workspace, WorkspaceAttribute,
+    WorkspaceLabel, WorkspaceTag,
 )
 
-CURRENT_VERSION = 8
+CURRENT_VERSION = 9
 
 # Sort orders of GET /workspaces that an index serves (ties broken by id).
 LISTING_INDEXES = (
@@ -176,6 +177,7 @@ UPGRADES = {
     6: upgrade_attribute_index,
     7: lambda migrator: [migrator.database.execute_sql(statement) for statement in STATE_INDEXES],
     8: upgrade_token_life_cycle,
+    9: lambda migrator: migrator.database.create_tables([WebSession]),  # web sessions kept server-side
 }
 
 

@@ -63,6 +63,19 @@ class Token(BaseModel):
     scope = CharField(max_length=16, null=True, default="all")
 
 
+class WebSession(BaseModel):
+    """A web page sign-in (schema version 9, services/sessions.py): the signed cookie carries a random id, the
+    row only its SHA-256. Deleted at sign-out; refused (and purged at a later sign-in) once expires_at passed."""
+
+    id_hash = CharField(primary_key=True, max_length=64)
+    account = ForeignKeyField(Account, on_delete="CASCADE", backref="web_sessions", index=True)
+    created_at = CharField(max_length=32)
+    expires_at = CharField(max_length=32, index=True)  # created_at + WSSERVER_SESSION_HOURS, never moved
+    last_seen_at = CharField(max_length=32)  # written at most once a minute
+    address = CharField(max_length=64, null=True)
+    user_agent = CharField(max_length=256, null=True)
+
+
 class Organization(BaseModel):
     """An organization: every instance has one default (is_default), which new workspaces join."""
 
@@ -169,4 +182,5 @@ class WorkspaceAttribute(BaseModel):
 
 MODELS = (
     Account, Token, Organization, Workspace, AclEntry, SchemaVersion, WorkspaceTag, WorkspaceLabel, WorkspaceAttribute,
+    WebSession,
 )

@@ -18,6 +18,7 @@ from ..services import listing, tokens, workspaces
 from .blueprint import blp, render_page
 from .session import sign_in as start_session
 from .session import sign_out as end_session
+from .session import sign_out_everywhere as end_every_session
 from .session import signed_in_account
 
 PAGE_SIZE = 20
@@ -89,6 +90,13 @@ def sign_in():
 @blp.route("/sign-out", methods=["POST"])
 def sign_out():
     end_session()
+    return redirect(url_for("ui.sign_in"))
+
+
+@blp.route("/sign-out-everywhere", methods=["POST"])
+def sign_out_everywhere():
+    """End every session of the signed-in account: other browsers, other devices, and this one."""
+    end_every_session(signed_in_account())
     return redirect(url_for("ui.sign_in"))
 
 

@@ -1,8 +1,11 @@
 """Signing in to the web page: the session secret, the signed cookie, who is signed in, CSRF.
 
-The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when the
-request came over https), holding the account id and when it signed in; it
-lasts SESSION_HOURS. The signing key is WSSERVER_SECRET_KEY, else
+The cookie is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when the
+request came over https), holding the account id and the id of its session,
+which is kept server-side (services/sessions.py): every page checks the row,
+so signing out ends the session even for a copy of the cookie, and it lasts
+SESSION_HOURS from signing in whatever the cookie's own timestamp says (a flash
+message re-signs the cookie; that extends nothing). The signing key is WSSERVER_SECRET_KEY, else
 <instance>/secret-key, made on first use with mode 0600. Every form and
 every htmx request carries the CSRF token (flask-wtf), checked for every
 unsafe method of the web page only: the API authenticates each request with
@@ -16,10 +19,13 @@ from flask import request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
-from ..services import accounts
+from ..ids import canonical_time
+from ..services import sessions
 
 SECRET_KEY_FILE = "secret-key"
 SIGNED_IN = "account"
+SESSION_ID = "session"
+EXPIRES = "expires"  # the row's expiry, so the cookie's own ends with it
 _SIGNED_IN_ACCOUNT = "wsserver.ui_account"
 
 csrf = CSRFProtect()
@@ -57,6 +63,16 @@ class SessionCookies(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def get_expiration_time(self, app, session):
+        """The cookie ends with its session (sign-in + SESSION_HOURS), however often it is re-signed."""
+        expires = session.get(EXPIRES)
+        if session.permanent and isinstance(expires, str):
+            try:
+                return datetime.datetime.fromisoformat(canonical_time(expires).replace("Z", "+00:00"))
+            except ValueError:
+                pass
+        return super().get_expiration_time(app, session)
+
     def get_signing_serializer(self, app):
         _ensure_secret_key(app)
         return super().get_signing_serializer(app)
@@ -84,20 +100,33 @@ def configure_sessions(app):
 
 def sign_in(account):
     session.clear()  # a new session (and CSRF token) for every sign-in
+    secret, expires_at = sessions.start(account, request.remote_addr, request.headers.get("User-Agent"))
     session.permanent = True
-    session[SIGNED_IN] = account.id
+    session.update({SIGNED_IN: account.id, SESSION_ID: secret, EXPIRES: expires_at})
 
 
 def sign_out():
+    """End this browser's session: its row (so every copy of the cookie is refused) and the cookie."""
+    sessions.end(session.get(SESSION_ID))
+    session.clear()
+
+
+def sign_out_everywhere(account):
+    """End every session of the account, this browser's included."""
+    sessions.end_every_session(account.id)
     session.clear()
 
 
 def signed_in_account():
-    """The signed-in account, or None (never signed in, expired, or the account is gone)."""
+    """The signed-in account, or None (never signed in, signed out, expired, or the account is gone)."""
     # looked up once per request (the page's guard and its view both ask); kept in the WSGI environ,
     # which lives exactly as long as the request (flask.g can outlive one), as http/auth.py does
     if _SIGNED_IN_ACCOUNT not in request.environ:
-        account_id = session.get(SIGNED_IN)
-        request.environ[_SIGNED_IN_ACCOUNT] = accounts.account_by_id(account_id) if isinstance(account_id, str) else None
+        account = None
+        if SESSION_ID in session:
+            account = sessions.account_for_session(session.get(SESSION_ID), session.get(SIGNED_IN))
+            if account is None:
+                session.clear()  # an ended session: the browser forgets the cookie
+        request.environ[_SIGNED_IN_ACCOUNT] = account
     return request.environ[_SIGNED_IN_ACCOUNT]
 
