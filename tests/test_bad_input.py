@@ -20,11 +20,18 @@ def seeded(client, admin_headers, instance_path):
     return {"entry": entries[0]["id"], "instance": instance_path, "avatars": os.path.join(instance_path, "avatars")}
 
 
+# What a refused request must leave as it was: every stored column, but the bookkeeping of a token's last
+# use (written, at most once a minute, by any request the token authenticates, refused or not).
+SNAPSHOT_QUERIES = {
+    "account": "SELECT * FROM account",
+    "token": "SELECT id, account_id, token_hash, name, created_at, prefix, expires_at, scope FROM token",
+    "workspace": "SELECT * FROM workspace",
+    "acl_entry": "SELECT * FROM acl_entry",
+}
+
+
 def snapshot(seeded):
-    tables = {
-        table: sorted(stored(seeded["instance"], f"SELECT * FROM {table}"))
-        for table in ("account", "token", "workspace", "acl_entry")
-    }
+    tables = {table: sorted(stored(seeded["instance"], query)) for table, query in SNAPSHOT_QUERIES.items()}
     return tables, sorted(os.listdir(seeded["avatars"]))
 
 
