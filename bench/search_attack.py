@@ -143,7 +143,7 @@ def main():
     admin_token = "wss_search-attack-admin-0123456789abcdefghijklmnopq"
     with tempfile.TemporaryDirectory() as folder:
         settings = {"INSTANCE_PATH": folder, "ADMIN_TOKEN": admin_token, "RATE_LIMIT": "100000/minute",
-                    "ACCESS_LOG": False}
+                    "ACCESS_LOG": False, "SERVER_TIMING": True}
         if arguments.postgresql:
             settings["DATABASE_URL"] = arguments.postgresql
         app = create_app(settings)

@@ -210,11 +210,13 @@ def _default_organization(app):
         return Organization.select().first().id
 
 
-def test_every_answer_reports_its_cpu_time(tmp_path):
-    client = make_app(tmp_path).test_client()
-    answer = client.get(f"{API}/workspaces", headers=bearer(ADMIN_TOKEN))
-    assert answer.status_code == 200
-    assert re.fullmatch(r"cpu;dur=\d+\.\d\d", answer.headers[TIMING_HEADER])
+def test_with_server_timing_every_answer_reports_its_cpu_time(tmp_path):
+    client = make_app(tmp_path, SERVER_TIMING=True).test_client()
+    for path in (f"{API}/workspaces", f"{API}/workspaces/nothing-here", "/healthz"):
+        answer = client.get(path, headers=bearer(ADMIN_TOKEN))
+        assert re.fullmatch(r"cpu;dur=\d+\.\d\d", answer.headers[TIMING_HEADER]), path
+    quiet = make_app(tmp_path / "default").test_client().get(f"{API}/workspaces", headers=bearer(ADMIN_TOKEN))
+    assert quiet.status_code == 200 and TIMING_HEADER not in quiet.headers  # off by default
 
 
 def _workers_of(pid):

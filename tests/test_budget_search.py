@@ -43,7 +43,7 @@ def _seed():
 
 @pytest.fixture(scope="module")
 def seeded(request, tmp_path_factory):
-    return SeededModuleApp(request, tmp_path_factory, "budget-search", _seed(), ACCESS_LOG=False)
+    return SeededModuleApp(request, tmp_path_factory, "budget-search", _seed(), ACCESS_LOG=False, SERVER_TIMING=True)
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 A request's cost ledger lives in a context variable, set when the request starts
 (http/hooks.start_request) and read when its answer leaves (http/hooks.finish_request):
 
-- the CPU time of the request's thread since it started, which every answer reports
-  as `Server-Timing: cpu;dur=<ms>` (what budget tests and operators read; wall time
-  on a shared machine says little);
+- with WSSERVER_SERVER_TIMING on, the CPU time of the request's thread since it started, which
+  the answer reports as `Server-Timing: cpu;dur=<ms>` (what budget tests and operators read; wall
+  time on a shared machine says little). Off by default: reading a thread's CPU clock is a system
+  call, which cost a short request ~20 % of its CPU where that call is slow (a sandbox's kernel);
 - what was cut short to stay within a budget: a service that stops early calls
   `cut_short(reason)` and the answer carries `X-Answer-Partial: <reason>[, ...]`
   (`search`: the search's time budget ran out, the matches are those found so far;
@@ -31,21 +32,21 @@ _ledger = contextvars.ContextVar("wsserver_request_cost", default=None)
 
 
 class Ledger:
-    """The cost of one request so far."""
+    """The cost of one request so far (its CPU clock read only when `timed`)."""
 
     __slots__ = ("cpu_started", "cut")
 
-    def __init__(self):
-        self.cpu_started = time.thread_time()
+    def __init__(self, timed=False):
+        self.cpu_started = time.thread_time() if timed else None
         self.cut = []
 
     def cpu_ms(self):
         return (time.thread_time() - self.cpu_started) * 1000
 
 
-def start_request():
-    """A new ledger for the request starting on this thread."""
-    _ledger.set(Ledger())
+def start_request(timed=False):
+    """A new ledger for the request starting on this thread (`timed`: its CPU time is reported)."""
+    _ledger.set(Ledger(timed))
 
 
 def current():
@@ -65,7 +66,7 @@ def answer_headers():
     ledger = _ledger.get()
     if ledger is None:
         return {}
-    headers = {TIMING_HEADER: f"cpu;dur={ledger.cpu_ms():.2f}"}
+    headers = {} if ledger.cpu_started is None else {TIMING_HEADER: f"cpu;dur={ledger.cpu_ms():.2f}"}
     if ledger.cut:
         headers[PARTIAL_HEADER] = ", ".join(ledger.cut)
     return headers

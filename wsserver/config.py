@@ -117,6 +117,8 @@ SETTINGS = (
     Setting("LOG_FORMAT", "text", _choice("text", "json"), "`text` or `json` (one JSON object a line)"),
     Setting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"), "level of wsserver's logs"),
     Setting("ACCESS_LOG", True, _boolean, "one log line per request"),
+    Setting("SERVER_TIMING", False, _boolean,
+            "every answer reports the CPU time of its request (Server-Timing: cpu;dur=<ms>)"),
     # The web page (README: "Web interface").
     Setting("UI", True, _boolean, "serve the web page at /ui (`/` redirects there); false: 404"),
     Setting("SECRET_KEY", None, _secret_key,

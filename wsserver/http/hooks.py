@@ -6,7 +6,7 @@ import re
 import time
 from urllib.parse import parse_qsl, urlencode
 
-from flask import g, request
+from flask import current_app, g, request
 
 from .. import budgets
 from ..errors import error_response
@@ -54,7 +54,7 @@ def new_request_id():
 
 
 def start_request():
-    budgets.start_request()
+    budgets.start_request(current_app.config["SERVER_TIMING"])
     g.request_started = time.perf_counter()
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     # accept the client's id only when it is short and plain, so it can't inject into logs
