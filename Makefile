@@ -48,6 +48,6 @@ soak:
 	WSSERVER_SOAK_SECONDS=$(SOAK_SECONDS) WSSERVER_CRASH_KILLS=$(CRASH_KILLS) $(PYTHON) -m pytest -s -p no:cacheprovider tests/test_reliability.py
 	WSSERVER_SOAK_SECONDS=$(SOAK_SECONDS) WSSERVER_CRASH_KILLS=$(CRASH_KILLS) $(PYTHON) -m pytest -s -p no:cacheprovider --engine=postgresql tests/test_reliability.py tests/test_nodes.py
 
-# The web page's screenshots in the README (docs/screenshots/*.png), taken by its browser test in Chromium.
+# The web page's screenshots in the manual (docs/screenshots/*.png), taken by its browser test in Chromium.
 screenshots:
 	WSSERVER_SCREENSHOTS=docs/screenshots $(PYTHON) -m pytest -q -p no:cacheprovider tests/test_ui_browser.py
